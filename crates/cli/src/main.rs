@@ -1,0 +1,6 @@
+//! The `spectrum` command.
+#![forbid(unsafe_code)]
+
+fn main() {
+    println!("spectrum");
+}

@@ -1,0 +1,108 @@
+//! `PollEvented`: a mio source registered with the reactor, plus readiness-driven I/O.
+
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use mio::Interest;
+
+use super::scheduled::{Direction, ScheduledIo};
+use crate::sched::Handle;
+
+pub(crate) struct PollEvented<E: mio::event::Source> {
+    io: Option<E>,
+    scheduled: Option<Arc<ScheduledIo>>,
+    handle: Handle,
+}
+
+impl<E: mio::event::Source> PollEvented<E> {
+    /// Registers `io` with the current runtime's reactor.
+    pub(crate) fn new(mut io: E, interest: Interest) -> io::Result<Self> {
+        let handle = Handle::try_current().map_err(|e| io::Error::other(e.to_string()))?;
+        let scheduled = handle.shared().driver.io.register(&mut io, interest)?;
+        Ok(PollEvented {
+            io: Some(io),
+            scheduled: Some(scheduled),
+            handle,
+        })
+    }
+
+    pub(crate) fn get_ref(&self) -> &E {
+        self.io.as_ref().expect("I/O source taken")
+    }
+
+    fn scheduled(&self) -> &ScheduledIo {
+        self.scheduled.as_deref().expect("I/O source taken")
+    }
+
+    /// Polls readiness for `dir`.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        exclusive: bool,
+    ) -> Poll<io::Result<()>> {
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+        let _ = std::task::ready!(self.scheduled().poll_ready(cx, dir, exclusive));
+        coop.made_progress();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Runs `op` when the source is ready for `dir`, retrying after `WouldBlock` (which clears
+    /// the readiness it observed).
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        exclusive: bool,
+        mut op: impl FnMut(&E) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+        loop {
+            let event = std::task::ready!(self.scheduled().poll_ready(cx, dir, exclusive));
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.scheduled().clear_readiness(event);
+                }
+                res => {
+                    coop.made_progress();
+                    return Poll::Ready(res);
+                }
+            }
+        }
+    }
+
+    /// Runs `op` once without waiting: `WouldBlock` clears readiness and is returned as is.
+    pub(crate) fn try_io<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce(&E) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match self.scheduled().poll_ready(&mut cx, dir, false) {
+            Poll::Ready(event) => match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.scheduled().clear_readiness(event);
+                    Err(e)
+                }
+                res => res,
+            },
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<E: mio::event::Source> Drop for PollEvented<E> {
+    fn drop(&mut self) {
+        if let (Some(mut io), Some(s)) = (self.io.take(), self.scheduled.take()) {
+            self.handle.shared().driver.io.deregister(&mut io, s);
+        }
+    }
+}
+
+impl<E: mio::event::Source + std::fmt::Debug> std::fmt::Debug for PollEvented<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollEvented").field("io", &self.io).finish()
+    }
+}

@@ -1,0 +1,683 @@
+//! The multi-threaded work-stealing scheduler.
+//!
+//! # Shape
+//!
+//! Each worker thread owns a [`queue::Local`] ring of 256 tasks and a LIFO slot for the task it
+//! just woke (Go's `runnext`); all workers share a global [`inject::Inject`] queue for tasks
+//! submitted from outside and for ring overflow. An idle worker steals half of a random victim's
+//! ring; at most half of the workers search at once ([`idle`]). Workers with nothing to do park,
+//! one of them on the I/O + timer driver ([`park`]).
+//!
+//! Tasks pinned to a worker thread (`spawn_local`, `spawn_pinned`, and later fibers) live in that
+//! worker's own, unstealable queue; wake-ups from other threads reach it through the worker's
+//! `inbox`. They are registered in the worker's own registry so that, at shutdown, the worker
+//! drops them on their own thread.
+//!
+//! # Fairness
+//!
+//! - The LIFO slot runs at most [`MAX_LIFO_POLLS`] tasks in a row (two tasks waking each other
+//!   could otherwise starve the queue), then the woken task goes to the back of the ring.
+//! - Every `global_queue_interval` ticks (61, as tokio, a prime so it does not resonate with
+//!   application periods) the injector is checked before the ring; every `event_interval` ticks
+//!   the driver is polled for I/O and timers even when there is work.
+//! - A task that wakes itself (`yield_now`, coop budget exhausted) goes to the back of the ring.
+//!
+//! # Threads and the runtime
+//!
+//! Worker threads, blocking-pool threads and `block_on` callers *enter* the runtime: a
+//! thread-local pointer to [`Shared`] that `spawn`, timers and I/O use. Tasks do not hold an `Arc`
+//! to the runtime; they hold an [`RtRef`] (see [`anchor`]), and threads that are not the runtime's
+//! own go through it.
+
+pub(crate) mod anchor;
+mod idle;
+pub(crate) mod inject;
+mod park;
+pub(crate) mod queue;
+mod rand;
+mod worker;
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use spectrum_sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
+use spectrum_sync::Mutex;
+
+pub(crate) use anchor::RtRef;
+pub(crate) use worker::{block_in_place, current_worker_index, is_worker_thread};
+
+use crate::blocking::BlockingPool;
+use crate::driver::{Driver, DriverHandle};
+use crate::runtime::{Config, Diagnostic, UnhandledPanic};
+use crate::task::{
+    Header, JoinHandle, Meta, Notified, PanicPayload, RawTask, Registry, Schedule, TaskInfo,
+    TaskKind,
+};
+
+/// LIFO-slot polls in a row before the woken task must queue (tokio's value).
+pub(crate) const MAX_LIFO_POLLS: u32 = 3;
+
+/// Everything the workers share.
+pub(crate) struct Shared {
+    pub(crate) rt: RtRef,
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) inject: inject::Inject<Sched>,
+    pub(crate) idle: idle::Idle,
+    pub(crate) registry: Registry,
+    pub(crate) driver: DriverHandle,
+    pub(crate) driver_cell: Mutex<Option<Driver>>,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) config: Config,
+    is_shutdown: AtomicBool,
+    started: Instant,
+    coarse_ms: AtomicU32,
+    /// Threads currently running something the paused clock must wait for (`block_on` callers
+    /// between parks, blocking jobs): while non-zero, time does not auto-advance.
+    pub(crate) inhibit_auto_advance: AtomicUsize,
+    next_pinned: AtomicUsize,
+    /// Spare threads currently compensating for blocked workers.
+    pub(crate) spares: AtomicUsize,
+    /// Set when an unhandled panic asked the runtime to shut down.
+    pub(crate) panic_shutdown: AtomicBool,
+    pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Threads parked in `block_on`, woken if the runtime shuts down under them.
+    pub(crate) block_on_waiters: Mutex<Vec<std::task::Waker>>,
+    pub(crate) worker_parts: Mutex<Vec<Option<worker::WorkerParts>>>,
+}
+
+/// What other threads may touch of one worker.
+pub(crate) struct Remote {
+    pub(crate) steal: queue::Steal<Notified<Sched>>,
+    unpark: park::Unparker,
+    /// Pinned tasks woken from other threads.
+    inbox: Mutex<Vec<Notified<LocalSched>>>,
+    inbox_len: AtomicUsize,
+    /// Pinned tasks spawned on this worker.
+    pub(crate) local_registry: Registry,
+    /// Incremented at every poll: a watchdog sees a stuck worker as a counter that stops moving.
+    pub(crate) poll_seq: AtomicU32,
+    /// True while the worker is blocked in `.wait()` (and a spare may steal its work).
+    pub(crate) blocked: AtomicBool,
+}
+
+thread_local! {
+    /// The runtime this thread has entered (workers, blocking threads, `block_on`, `enter`).
+    static CURRENT: Cell<Option<NonNull<Shared>>> = const { Cell::new(None) };
+}
+
+/// Restores the previously entered runtime on drop.
+pub(crate) struct EnterGuard {
+    prev: Option<NonNull<Shared>>,
+    _handle: Handle,
+}
+
+pub(crate) fn enter(handle: Handle) -> EnterGuard {
+    let ptr = NonNull::from(&*handle.shared);
+    let prev = CURRENT.with(|c| c.replace(Some(ptr)));
+    EnterGuard {
+        prev,
+        _handle: handle,
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+/// Runs `f` with the runtime this thread has entered.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Shared>) -> R) -> R {
+    CURRENT.with(|c| {
+        // SAFETY: the pointer is set by an `EnterGuard` (or a worker) that keeps an `Arc` to the
+        // `Shared` alive for as long as it is set.
+        f(c.get().map(|p| unsafe { p.as_ref() }))
+    })
+}
+
+/// The entered runtime's reference, or a clear panic naming `what` needed it.
+#[track_caller]
+pub(crate) fn current_rt_or_panic(what: &str) -> RtRef {
+    match with_current(|s| s.map(|s| s.rt)) {
+        Some(rt) => rt,
+        None => panic!(
+            "`{what}` needs a Spectrum runtime: call it from a task, inside `Runtime::block_on`, \
+             or after `Handle::enter()`"
+        ),
+    }
+}
+
+/// Runs `f` on `rt`'s shared state: directly on the runtime's own threads, through the anchor
+/// from any other thread. `None` once the runtime has shut down.
+#[inline]
+pub(crate) fn with_shared<R>(rt: &RtRef, f: impl FnOnce(&Shared) -> R) -> Option<R> {
+    let own = CURRENT.with(|c| c.get());
+    if let Some(ptr) = own {
+        // SAFETY: see `with_current`.
+        let shared = unsafe { ptr.as_ref() };
+        if shared.rt.same(rt) {
+            return Some(f(shared));
+        }
+    }
+    rt.enter().map(|entered| f(&entered))
+}
+
+impl Shared {
+    pub(crate) fn is_shutdown(&self) -> bool {
+        // Acquire: pairs with the Release in `begin_shutdown`.
+        self.is_shutdown.load(Acquire)
+    }
+
+    pub(crate) fn begin_shutdown(&self) -> bool {
+        // Release: workers that see the flag also see everything before it.
+        !self.is_shutdown.swap(true, AcqRel)
+    }
+
+    /// Milliseconds since the runtime started, to the last driver turn.
+    pub(crate) fn coarse_ms(&self) -> u32 {
+        // Relaxed: a coarse statistic.
+        self.coarse_ms.load(Relaxed)
+    }
+
+    pub(crate) fn tick_coarse_clock(&self) {
+        let ms = self.started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+        // Relaxed: a coarse statistic.
+        self.coarse_ms.store(ms, Relaxed);
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.config.workers
+    }
+
+    /// May the paused clock jump to the next timer? Only when nothing else runs.
+    pub(crate) fn can_auto_advance(&self) -> bool {
+        // Acquire: pairs with the Release decrements of the inhibitors.
+        self.inhibit_auto_advance.load(Acquire) == 0
+            && self.idle.num_unparked() == 0
+            && self.inject.is_empty()
+            && self.remotes.iter().all(|r| r.steal.is_empty())
+    }
+
+    /// Spawns a task with the given name and spawn site.
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = self.meta(name, location, TaskKind::Async);
+        let shard = current_worker_index(self).unwrap_or_else(shard_hint) as u32;
+        let (join, notified) = self
+            .registry
+            .bind(future, Sched { rt: self.rt }, meta, shard);
+        if let Some(task) = notified {
+            self.schedule(task, false);
+        }
+        join
+    }
+
+    pub(crate) fn meta(
+        &self,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+        kind: TaskKind,
+    ) -> Meta {
+        Meta {
+            location,
+            name,
+            parent: crate::context::task_id(),
+            born_ms: self.coarse_ms(),
+            kind,
+        }
+    }
+
+    /// Submits a task: to this worker's queue when called on one of our workers, else to the
+    /// injector.
+    pub(crate) fn schedule(&self, task: Notified<Sched>, is_yield: bool) {
+        if let Err(task) = worker::try_schedule_local(self, task, is_yield) {
+            self.schedule_remote(task);
+        }
+    }
+
+    fn schedule_remote(&self, task: Notified<Sched>) {
+        match self.inject.push(task) {
+            Ok(()) => self.notify_parked(),
+            // Shutting down: the registry sweep cancels the task; release the queue reference.
+            Err(task) => drop(task),
+        }
+    }
+
+    /// Wakes a parked worker if nobody is searching for work.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].unpark.unpark(self);
+        }
+    }
+
+    /// Wakes a worker if any queue holds work (used by the last searcher before it parks).
+    pub(crate) fn notify_if_work_pending(&self) {
+        if !self.inject.is_empty() || self.remotes.iter().any(|r| !r.steal.is_empty()) {
+            self.notify_parked();
+        }
+    }
+
+    pub(crate) fn unpark_all(&self) {
+        for r in self.remotes.iter() {
+            r.unpark.unpark(self);
+        }
+    }
+
+    /// Submits a pinned task to its home worker.
+    fn schedule_pinned(&self, home: usize, task: Notified<LocalSched>) {
+        if let Err(task) = worker::try_schedule_pinned_local(self, home, task) {
+            let remote = &self.remotes[home];
+            let mut inbox = remote.inbox.lock();
+            if self.is_shutdown() && worker::is_stopped(self, home) {
+                // The home worker has exited: its sweep already cancelled the task, so this is a
+                // stale wake-up; release the reference.
+                drop(inbox);
+                drop(task);
+                return;
+            }
+            inbox.push(task);
+            // Release: pairs with the Acquire check in the worker loop.
+            remote.inbox_len.store(inbox.len(), Release);
+            drop(inbox);
+            remote.unpark.unpark(self);
+        }
+    }
+
+    /// Every live task (async, pinned and blocking), sorted by id.
+    pub(crate) fn live_tasks(&self) -> Vec<TaskInfo> {
+        self.tick_coarse_clock();
+        let now = self.coarse_ms();
+        let mut all = self.registry.snapshot(now);
+        for r in self.remotes.iter() {
+            all.extend(r.local_registry.snapshot(now));
+        }
+        all.sort_by_key(|t| t.id);
+        all
+    }
+
+    pub(crate) fn num_live_tasks(&self) -> usize {
+        self.registry.len()
+            + self
+                .remotes
+                .iter()
+                .map(|r| r.local_registry.len())
+                .sum::<usize>()
+    }
+
+    pub(crate) fn diagnose(&self, d: Diagnostic) {
+        (self.config.on_diagnostic)(&d);
+    }
+
+    pub(crate) fn on_unhandled_panic(&self, task: &Header, payload: &PanicPayload) {
+        if let UnhandledPanic::ShutdownRuntime = self.config.unhandled_panic {
+            self.diagnose(Diagnostic::UnhandledPanic {
+                task: task.id,
+                name: task.meta.name.as_deref().map(str::to_owned),
+                location: task.meta.location,
+                message: payload.message().map(str::to_owned),
+            });
+            // Release: pairs with the Acquire load in `block_on`'s check.
+            self.panic_shutdown.store(true, Release);
+            self.begin_shutdown();
+            self.unpark_all();
+            let waiters = std::mem::take(&mut *self.block_on_waiters.lock());
+            waiters.into_iter().for_each(std::task::Waker::wake);
+        }
+    }
+}
+
+fn shard_hint() -> usize {
+    thread_local! { static HINT: Cell<usize> = const { Cell::new(usize::MAX) }; }
+    HINT.with(|h| {
+        if h.get() == usize::MAX {
+            h.set(rand::FastRand::from_entropy().next_u64() as usize);
+        }
+        h.get()
+    })
+}
+
+/// The scheduler of ordinary tasks: any worker may run them.
+#[derive(Clone, Copy)]
+pub(crate) struct Sched {
+    rt: RtRef,
+}
+
+impl Schedule for Sched {
+    fn schedule(&self, task: Notified<Self>) {
+        // Released without scheduling if the runtime is gone: the task was completed by the
+        // shutdown sweep before the anchor closed (see `anchor`).
+        with_shared(&self.rt, |s| s.schedule(task, false));
+    }
+
+    fn yield_now(&self, task: Notified<Self>) {
+        with_shared(&self.rt, |s| s.schedule(task, true));
+    }
+
+    fn release(&self, task: RawTask) -> bool {
+        with_shared(&self.rt, |s| s.registry.remove(task)).unwrap_or(false)
+    }
+
+    fn unhandled_panic(&self, task: &Header, payload: &PanicPayload) {
+        with_shared(&self.rt, |s| s.on_unhandled_panic(task, payload));
+    }
+}
+
+/// The scheduler of tasks pinned to one worker thread.
+#[derive(Clone, Copy)]
+pub(crate) struct LocalSched {
+    rt: RtRef,
+    home: usize,
+}
+
+impl Schedule for LocalSched {
+    fn schedule(&self, task: Notified<Self>) {
+        with_shared(&self.rt, |s| s.schedule_pinned(self.home, task));
+    }
+
+    fn release(&self, task: RawTask) -> bool {
+        with_shared(&self.rt, |s| {
+            s.remotes[self.home].local_registry.remove(task)
+        })
+        .unwrap_or(false)
+    }
+
+    fn unhandled_panic(&self, task: &Header, payload: &PanicPayload) {
+        with_shared(&self.rt, |s| s.on_unhandled_panic(task, payload));
+    }
+}
+
+/// A handle to a runtime: spawn onto it, enter it, inspect it. Cheap to clone; usable from any
+/// thread, also after the runtime shut down (spawns then return handles that resolve to
+/// `Err(JoinError::Cancelled)` with cause "runtime shut down").
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The error of [`Handle::try_current`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no Spectrum runtime is entered on this thread")
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+impl Handle {
+    /// The handle of the runtime this thread has entered.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime (use [`try_current`](Self::try_current)).
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(_) => panic!(
+                "no Spectrum runtime: `Handle::current` must be called from a task, inside \
+                 `Runtime::block_on`, or after `Handle::enter()`"
+            ),
+        }
+    }
+
+    /// The handle of the runtime this thread has entered, if any.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        CURRENT.with(|c| match c.get() {
+            Some(ptr) => {
+                // SAFETY: the pointer is `Arc::as_ptr` of a `Shared` kept alive by whoever entered
+                // (see `with_current`); we add a strong count for the new handle.
+                unsafe {
+                    Arc::increment_strong_count(ptr.as_ptr());
+                    Ok(Handle {
+                        shared: Arc::from_raw(ptr.as_ptr()),
+                    })
+                }
+            }
+            None => Err(TryCurrentError(())),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Spawns a task onto this runtime. See [`crate::spawn`].
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, None, Location::caller())
+    }
+
+    /// Runs a blocking closure on the blocking pool. See [`crate::spawn_blocking`].
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        crate::blocking::spawn_blocking_on(&self.shared, f, None, Location::caller())
+    }
+
+    /// Spawns a task pinned to one worker thread, chosen round-robin: `make` runs on that thread
+    /// and builds the future there, so the future itself need not be `Send` (tokio-util's
+    /// `LocalPoolHandle::spawn_pinned`). Pinned tasks never migrate.
+    #[track_caller]
+    pub fn spawn_pinned<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        // Relaxed: round-robin needs no ordering.
+        let home = self.shared.next_pinned.fetch_add(1, Relaxed) % self.shared.num_workers();
+        spawn_pinned_on(&self.shared, home, make, None, Location::caller())
+    }
+
+    /// Enters the runtime on this thread until the guard drops, so `spawn`, timers and sockets
+    /// find it.
+    pub fn enter(&self) -> crate::runtime::EnterGuard {
+        crate::runtime::EnterGuard(enter(self.clone()))
+    }
+
+    /// Runs `future` to completion on the current thread, with the runtime entered.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = enter(self.clone());
+        crate::wait::block_on_entered(&self.shared, future)
+    }
+
+    /// A snapshot of every live task: id, name, spawn site, parent, state, age, polls.
+    pub fn live_tasks(&self) -> Vec<TaskInfo> {
+        self.shared.live_tasks()
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.shared.num_workers()
+    }
+
+    /// True once the runtime has begun shutting down.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.num_workers())
+            .field("shutdown", &self.shared.is_shutdown())
+            .finish()
+    }
+}
+
+/// Spawns a future built by `make` on worker `home`.
+pub(crate) fn spawn_pinned_on<M, F>(
+    shared: &Shared,
+    home: usize,
+    make: M,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    let meta = shared.meta(name, location, TaskKind::Local);
+    let future = PinnedFuture::Make(Some(make));
+    let sched = LocalSched {
+        rt: shared.rt,
+        home,
+    };
+    let (join, notified) = shared.remotes[home]
+        .local_registry
+        .bind(future, sched, meta, 0);
+    if let Some(task) = notified {
+        shared.schedule_pinned(home, task);
+    }
+    join
+}
+
+/// Spawns a `!Send` future on the current worker thread.
+pub(crate) fn spawn_local_here<F>(
+    shared: &Shared,
+    home: usize,
+    future: F,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let meta = shared.meta(name, location, TaskKind::Local);
+    let sched = LocalSched {
+        rt: shared.rt,
+        home,
+    };
+    let (join, notified) = shared.remotes[home]
+        .local_registry
+        .bind(future, sched, meta, 0);
+    if let Some(task) = notified {
+        shared.schedule_pinned(home, task);
+    }
+    join
+}
+
+/// A pinned future that is built on its home thread at its first poll.
+enum PinnedFuture<M, F> {
+    Make(Option<M>),
+    Running(F),
+}
+
+impl<M, F> Future for PinnedFuture<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        // SAFETY: we never move `F` once it is in `Running`; `M` is moved out only before that.
+        let me = unsafe { self.get_unchecked_mut() };
+        if let PinnedFuture::Make(make) = me {
+            let make = make.take().expect("pinned future built twice");
+            *me = PinnedFuture::Running(make());
+        }
+        match me {
+            // SAFETY: `F` lives inside the pinned task cell and is not moved.
+            PinnedFuture::Running(f) => unsafe { std::pin::Pin::new_unchecked(f) }.poll(cx),
+            PinnedFuture::Make(_) => unreachable!(),
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("workers", &self.config.workers)
+            .field("inject", &self.inject)
+            .field("idle", &self.idle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the shared state for `config` (threads are started by the runtime).
+pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
+    let (driver, driver_handle) = crate::driver::new(config.start_paused)?;
+    let workers = config.workers;
+    let mut parts = Vec::with_capacity(workers + config.max_spare_threads);
+    let mut remotes = Vec::with_capacity(workers + config.max_spare_threads);
+    for _ in 0..workers + config.max_spare_threads {
+        let (local, steal) = queue::local();
+        let (parker, unparker) = park::pair();
+        parts.push(Some(worker::WorkerParts {
+            run_queue: local,
+            parker,
+        }));
+        remotes.push(Remote {
+            steal,
+            unpark: unparker,
+            inbox: Mutex::new(Vec::new()),
+            inbox_len: AtomicUsize::new(0),
+            local_registry: Registry::new(1),
+            poll_seq: AtomicU32::new(0),
+            blocked: AtomicBool::new(false),
+        });
+    }
+    let blocking = BlockingPool::new(&config);
+    Ok(Arc::new_cyclic(|weak| Shared {
+        rt: RtRef::acquire(weak.as_ptr()),
+        remotes: remotes.into_boxed_slice(),
+        inject: inject::Inject::new(),
+        idle: idle::Idle::new(workers),
+        registry: Registry::new(workers * 4),
+        driver: driver_handle,
+        driver_cell: Mutex::new(Some(driver)),
+        blocking,
+        is_shutdown: AtomicBool::new(false),
+        started: Instant::now(),
+        coarse_ms: AtomicU32::new(0),
+        inhibit_auto_advance: AtomicUsize::new(0),
+        next_pinned: AtomicUsize::new(0),
+        spares: AtomicUsize::new(0),
+        panic_shutdown: AtomicBool::new(false),
+        threads: Mutex::new(Vec::new()),
+        block_on_waiters: Mutex::new(Vec::new()),
+        worker_parts: Mutex::new(parts),
+        config,
+    }))
+}
+
+/// A worker thread's body.
+pub(crate) fn worker_run(shared: Arc<Shared>, index: usize, parts: worker::WorkerParts) {
+    worker::run(shared, index, parts, false);
+}
+
+/// How long `Runtime` drop waits for stuck threads before reporting and detaching them.
+pub(crate) fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
+}

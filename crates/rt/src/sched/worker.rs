@@ -1,0 +1,531 @@
+//! The worker loop: run, steal, park.
+//!
+//! # Loop
+//!
+//! 1. Every `event_interval` ticks, poll the driver without blocking (I/O and timers).
+//! 2. Take the next task: the LIFO slot; every `global_queue_interval` ticks the injector first;
+//!    then the ring; then pinned tasks; then a batch from the injector.
+//! 3. Nothing local: become a searcher (if fewer than half the workers search) and steal half of
+//!    a random victim's ring, or take from the injector.
+//! 4. Nothing anywhere: park (on the driver if it is free). The last searcher to park re-checks
+//!    every queue first, so work submitted while everyone assumed someone else would find it is
+//!    not stranded.
+//!
+//! After running a task, the worker runs what the task woke into the LIFO slot, up to
+//! `MAX_LIFO_POLLS` in a row.
+//!
+//! # Ownership
+//!
+//! The worker thread owns its `Core` (ring, LIFO slot, flags) in a `RefCell` inside its context:
+//! the loop borrows it only between polls; tasks that spawn or wake during a poll borrow it
+//! briefly through the thread-local context.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spectrum_sync::atomic::Ordering::*;
+
+use super::park::Parker;
+use super::queue::{self, Overflow};
+use super::rand::FastRand;
+use super::{LocalSched, Sched, Shared, MAX_LIFO_POLLS};
+use crate::task::Notified;
+
+/// What a worker thread is started with.
+pub(crate) struct WorkerParts {
+    pub(crate) run_queue: queue::Local<Notified<Sched>>,
+    pub(crate) parker: Parker,
+}
+
+struct Core {
+    run_queue: queue::Local<Notified<Sched>>,
+    lifo: Option<Notified<Sched>>,
+    lifo_enabled: bool,
+    tick: u32,
+    is_searching: bool,
+    rand: FastRand,
+}
+
+/// A worker thread's context.
+pub(crate) struct WorkerCx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    /// True for a spare thread compensating for blocked workers.
+    is_spare: bool,
+    core: RefCell<Core>,
+    pinned: RefCell<VecDeque<Notified<LocalSched>>>,
+    parker: RefCell<Parker>,
+}
+
+thread_local! {
+    static WORKER: Cell<Option<NonNull<WorkerCx>>> = const { Cell::new(None) };
+}
+
+fn with_worker<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
+    WORKER.with(|w| {
+        // SAFETY: the pointer is set by `run` for the lifetime of the worker's stack frame.
+        f(w.get().map(|p| unsafe { p.as_ref() }))
+    })
+}
+
+/// The index of the current worker if this thread is one of `shared`'s workers.
+pub(crate) fn current_worker_index(shared: &Shared) -> Option<usize> {
+    with_worker(|w| match w {
+        Some(w) if std::ptr::eq(&*w.shared, shared) => Some(w.index),
+        _ => None,
+    })
+}
+
+/// True if worker `home` has exited its loop.
+pub(crate) fn is_stopped(shared: &Shared, home: usize) -> bool {
+    // Acquire: pairs with the Release store in `run`'s exit path.
+    shared.remotes[home].poll_seq.load(Acquire) == u32::MAX
+}
+
+/// Schedules onto the current worker if it belongs to `shared`; gives the task back otherwise.
+pub(crate) fn try_schedule_local(
+    shared: &Shared,
+    task: Notified<Sched>,
+    is_yield: bool,
+) -> Result<(), Notified<Sched>> {
+    with_worker(|w| {
+        let Some(w) = w.filter(|w| std::ptr::eq(&*w.shared, shared)) else {
+            return Err(task);
+        };
+        let Ok(mut core) = w.core.try_borrow_mut() else {
+            return Err(task);
+        };
+        let should_notify = if is_yield || !core.lifo_enabled {
+            core.run_queue.push_back_or_overflow(task, &shared.inject);
+            true
+        } else {
+            match core.lifo.replace(task) {
+                Some(prev) => {
+                    core.run_queue.push_back_or_overflow(prev, &shared.inject);
+                    true
+                }
+                None => false,
+            }
+        };
+        if should_notify && !core.is_searching && core.run_queue.len() > 0 {
+            drop(core);
+            shared.notify_parked();
+        }
+        Ok(())
+    })
+}
+
+/// Queues a pinned task if we are on its home worker.
+pub(crate) fn try_schedule_pinned_local(
+    shared: &Shared,
+    home: usize,
+    task: Notified<LocalSched>,
+) -> Result<(), Notified<LocalSched>> {
+    with_worker(|w| match w {
+        Some(w) if w.index == home && std::ptr::eq(&*w.shared, shared) => {
+            match w.pinned.try_borrow_mut() {
+                Ok(mut q) => {
+                    q.push_back(task);
+                    Ok(())
+                }
+                Err(_) => Err(task),
+            }
+        }
+        _ => Err(task),
+    })
+}
+
+/// True if the current thread is a worker of `shared` (any runtime if `None`).
+pub(crate) fn is_worker_thread() -> bool {
+    with_worker(|w| w.is_some())
+}
+
+/// Runs `f`, which blocks, on a worker thread while a spare thread takes over the worker's queue
+/// (tokio's `block_in_place`, Go's hand-off of a P stuck in a system call). Pinned tasks stay
+/// with the thread and wait. Off a worker thread, just runs `f`.
+pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
+    let Some((shared, index)) = with_worker(|w| w.map(|w| (w.shared.clone(), w.index))) else {
+        return f();
+    };
+    // Make the LIFO task stealable.
+    with_worker(|w| {
+        if let Some(w) = w {
+            if let Ok(mut core) = w.core.try_borrow_mut() {
+                if let Some(t) = core.lifo.take() {
+                    core.run_queue.push_back_or_overflow(t, &shared.inject);
+                }
+            }
+        }
+    });
+    // Release: a spare that sees `blocked` also sees the queue state before it.
+    shared.remotes[index].blocked.store(true, Release);
+    start_spare(&shared);
+    struct Unblock<'a>(&'a Shared, usize);
+    impl Drop for Unblock<'_> {
+        fn drop(&mut self) {
+            // Release: pairs with the spares' Acquire loads.
+            self.0.remotes[self.1].blocked.store(false, Release);
+        }
+    }
+    let _unblock = Unblock(&shared, index);
+    f()
+}
+
+/// Starts a spare thread unless the cap is reached; spares steal from blocked workers.
+fn start_spare(shared: &Arc<Shared>) {
+    let cap = shared.config.max_spare_threads;
+    // AcqRel: a counter used as a semaphore for the spare slots.
+    let taken = shared
+        .spares
+        .fetch_update(AcqRel, Acquire, |n| (n < cap).then_some(n + 1));
+    if taken.is_err() {
+        return;
+    }
+    // Find a free spare slot (a slot's parts are `Some` while nobody runs it).
+    let workers = shared.num_workers();
+    let slot = {
+        let mut parts = shared.worker_parts.lock();
+        (workers..workers + cap)
+            .find(|&i| parts[i].is_some())
+            .map(|i| (i, parts[i].take()))
+    };
+    let Some((index, Some(parts))) = slot else {
+        shared.spares.fetch_sub(1, AcqRel);
+        return;
+    };
+    let shared2 = shared.clone();
+    let name = format!("{}-spare", shared.config.thread_name);
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        run(shared2.clone(), index, parts, true);
+        shared2.spares.fetch_sub(1, AcqRel);
+    });
+    match spawned {
+        Ok(h) => shared.threads.lock().push(h),
+        Err(_) => {
+            shared.spares.fetch_sub(1, AcqRel);
+        }
+    }
+}
+
+/// A worker thread's body.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, parts: WorkerParts, is_spare: bool) {
+    let cx = WorkerCx {
+        index,
+        is_spare,
+        core: RefCell::new(Core {
+            run_queue: parts.run_queue,
+            lifo: None,
+            lifo_enabled: true,
+            tick: 0,
+            is_searching: false,
+            rand: FastRand::new(index as u64 + 1),
+        }),
+        pinned: RefCell::new(VecDeque::new()),
+        parker: RefCell::new(parts.parker),
+        shared,
+    };
+    let _enter = super::enter(super::Handle {
+        shared: cx.shared.clone(),
+    });
+    WORKER.with(|w| w.set(Some(NonNull::from(&cx))));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            WORKER.with(|w| w.set(None));
+        }
+    }
+    let reset = Reset;
+    if is_spare {
+        cx.run_spare();
+    } else {
+        cx.run_loop();
+    }
+    cx.shutdown();
+    drop(reset);
+    // Hand the parts back so a later spare can reuse the slot.
+    let WorkerCx {
+        core,
+        parker,
+        shared,
+        ..
+    } = cx;
+    let core = core.into_inner();
+    if is_spare {
+        shared.worker_parts.lock()[index] = Some(WorkerParts {
+            run_queue: core.run_queue,
+            parker: parker.into_inner(),
+        });
+    }
+}
+
+enum Next {
+    Task(Notified<Sched>),
+    Pinned(Notified<LocalSched>),
+}
+
+impl WorkerCx {
+    fn run_loop(&self) {
+        let shared = &*self.shared;
+        while !shared.is_shutdown() {
+            let tick = {
+                let mut core = self.core.borrow_mut();
+                core.tick = core.tick.wrapping_add(1);
+                core.tick
+            };
+            if tick % shared.config.event_interval == 0 {
+                self.maintenance();
+            }
+            if let Some(next) = self.next_task(tick).or_else(|| self.steal_work()) {
+                self.run(next);
+                continue;
+            }
+            self.park();
+        }
+    }
+
+    /// A spare thread: run what blocked workers left behind until no worker is blocked.
+    fn run_spare(&self) {
+        let shared = &*self.shared;
+        while !shared.is_shutdown() {
+            // Acquire: pairs with the Release stores in `block_in_place`.
+            let any_blocked = shared.remotes.iter().any(|r| r.blocked.load(Acquire));
+            let tick = {
+                let mut core = self.core.borrow_mut();
+                core.tick = core.tick.wrapping_add(1);
+                core.tick
+            };
+            if tick % shared.config.event_interval == 0 {
+                self.maintenance();
+            }
+            if let Some(next) = self.next_task(tick).or_else(|| self.steal_any()) {
+                self.run(next);
+                continue;
+            }
+            if !any_blocked {
+                break;
+            }
+            // Drive timers and I/O for the blocked worker while idle.
+            self.parker
+                .borrow_mut()
+                .park(shared, Some(Duration::from_millis(1)));
+        }
+        // Leftovers go back to the pool.
+        let mut core = self.core.borrow_mut();
+        if let Some(t) = core.lifo.take() {
+            shared.inject.push_batch(std::iter::once(t));
+        }
+        while let Some(t) = core.run_queue.pop() {
+            shared.inject.push_batch(std::iter::once(t));
+        }
+        drop(core);
+        shared.notify_parked();
+    }
+
+    fn maintenance(&self) {
+        let shared = &*self.shared;
+        if let Some(mut driver) = shared.driver_cell.try_lock() {
+            if let Some(driver) = driver.as_mut() {
+                driver.park(shared, Some(Duration::ZERO));
+            }
+        } else {
+            shared.tick_coarse_clock();
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Next> {
+        let shared = &*self.shared;
+        // Acquire: pairs with the Release store in `schedule_pinned`.
+        if shared.remotes[self.index].inbox_len.load(Acquire) > 0 {
+            let moved = std::mem::take(&mut *shared.remotes[self.index].inbox.lock());
+            shared.remotes[self.index].inbox_len.store(0, Relaxed);
+            self.pinned.borrow_mut().extend(moved);
+        }
+        let mut core = self.core.borrow_mut();
+        if let Some(t) = core.lifo.take() {
+            return Some(Next::Task(t));
+        }
+        if tick % shared.config.global_queue_interval == 0 {
+            if let Some(t) = shared.inject.pop() {
+                return Some(Next::Task(t));
+            }
+        }
+        // Alternate pinned and stealable work so neither starves the other.
+        if tick % 2 == 0 {
+            if let Some(t) = self.pinned.borrow_mut().pop_front() {
+                return Some(Next::Pinned(t));
+            }
+        }
+        if let Some(t) = core.run_queue.pop() {
+            return Some(Next::Task(t));
+        }
+        if let Some(t) = self.pinned.borrow_mut().pop_front() {
+            return Some(Next::Pinned(t));
+        }
+        if shared.inject.is_empty() {
+            return None;
+        }
+        // Take a fair share of the injector in one lock acquisition.
+        let cap = core.run_queue.remaining_slots().min(queue::CAPACITY / 2);
+        let share = shared.inject.len() / shared.num_workers() + 1;
+        let n = cap.min(share).max(1);
+        let mut first = None;
+        let mut batch = Vec::with_capacity(n);
+        shared.inject.pop_n(n, |t| {
+            if first.is_none() {
+                first = Some(t);
+            } else {
+                batch.push(t);
+            }
+        });
+        core.run_queue.push_back_fitting(batch.into_iter());
+        first.map(Next::Task)
+    }
+
+    fn steal_work(&self) -> Option<Next> {
+        let shared = &*self.shared;
+        {
+            let mut core = self.core.borrow_mut();
+            if !core.is_searching {
+                if !shared.idle.transition_worker_to_searching() {
+                    return None;
+                }
+                core.is_searching = true;
+            }
+        }
+        self.steal_any()
+    }
+
+    fn steal_any(&self) -> Option<Next> {
+        let shared = &*self.shared;
+        let mut core = self.core.borrow_mut();
+        let n = shared.remotes.len();
+        let start = core.rand.below(n as u32) as usize;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(t) = shared.remotes[victim].steal.steal_into(&mut core.run_queue) {
+                return Some(Next::Task(t));
+            }
+        }
+        shared.inject.pop().map(Next::Task)
+    }
+
+    fn run(&self, next: Next) {
+        let shared = &*self.shared;
+        {
+            let mut core = self.core.borrow_mut();
+            if core.is_searching {
+                core.is_searching = false;
+                drop(core);
+                if shared.idle.transition_worker_from_searching() {
+                    // We were the last searcher and found work: there may be more.
+                    shared.notify_parked();
+                }
+            }
+        }
+        let seq = &shared.remotes[self.index].poll_seq;
+        match next {
+            Next::Task(t) => {
+                // Relaxed: a progress counter read by a watchdog.
+                seq.store(seq.load(Relaxed).wrapping_add(1) & (u32::MAX >> 1), Relaxed);
+                t.run();
+            }
+            Next::Pinned(t) => {
+                seq.store(seq.load(Relaxed).wrapping_add(1) & (u32::MAX >> 1), Relaxed);
+                t.run();
+            }
+        }
+        // Run what the task woke into the LIFO slot, a bounded number of times.
+        let mut lifo_polls = 0;
+        loop {
+            let task = {
+                let mut core = self.core.borrow_mut();
+                let Some(task) = core.lifo.take() else { break };
+                if lifo_polls >= MAX_LIFO_POLLS {
+                    core.run_queue.push_back_or_overflow(task, &shared.inject);
+                    break;
+                }
+                task
+            };
+            lifo_polls += 1;
+            seq.store(seq.load(Relaxed).wrapping_add(1) & (u32::MAX >> 1), Relaxed);
+            task.run();
+        }
+    }
+
+    fn has_local_work(&self) -> bool {
+        let core = self.core.borrow();
+        core.lifo.is_some()
+            || core.run_queue.has_tasks()
+            || !self.pinned.borrow().is_empty()
+            // Acquire: pairs with the Release store in `schedule_pinned`.
+            || self.shared.remotes[self.index].inbox_len.load(Acquire) > 0
+    }
+
+    fn park(&self) {
+        let shared = &*self.shared;
+        if self.has_local_work() {
+            return;
+        }
+        let was_searching = std::mem::replace(&mut self.core.borrow_mut().is_searching, false);
+        if shared
+            .idle
+            .transition_worker_to_parked(self.index, was_searching)
+        {
+            shared.notify_if_work_pending();
+        }
+        loop {
+            if shared.is_shutdown() {
+                break;
+            }
+            self.parker.borrow_mut().park(shared, None);
+            if shared.is_shutdown() || self.has_local_work() {
+                break;
+            }
+            if !shared.idle.is_parked(self.index) {
+                break;
+            }
+        }
+        if shared.idle.transition_worker_from_parked(self.index) {
+            self.core.borrow_mut().is_searching = true;
+        }
+    }
+
+    /// Shutdown on this thread: cancel pinned tasks here (they may not be `Send`), release queued
+    /// references.
+    fn shutdown(&self) {
+        let shared = &*self.shared;
+        if !self.is_spare {
+            shared.remotes[self.index]
+                .local_registry
+                .close_and_shutdown_all();
+            // Mark the worker stopped under the inbox lock, so a late pinned wake-up either lands
+            // before the drain below or sees the mark and releases its reference itself.
+            let mut inbox = shared.remotes[self.index].inbox.lock();
+            // Release: pairs with the Acquire in `is_stopped`.
+            shared.remotes[self.index].poll_seq.store(u32::MAX, Release);
+            let leftovers = std::mem::take(&mut *inbox);
+            drop(inbox);
+            drop(leftovers);
+        }
+        self.pinned.borrow_mut().clear();
+        let mut core = self.core.borrow_mut();
+        drop(core.lifo.take());
+        if shared.is_shutdown() {
+            while core.run_queue.pop().is_some() {}
+        }
+    }
+}
+
+impl std::fmt::Debug for WorkerCx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerCx")
+            .field("index", &self.index)
+            .finish()
+    }
+}

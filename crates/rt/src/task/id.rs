@@ -1,0 +1,99 @@
+//! Task identity: ids and spawn metadata.
+
+use std::cell::Cell;
+use std::fmt;
+use std::num::NonZeroU64;
+// Plain std atomics: ids only need uniqueness, which an atomic counter gives without ordering, so
+// this counter is not part of any protocol loom needs to explore.
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A task's id, unique among all tasks of all runtimes in the process.
+///
+/// Ids are handed out in blocks of 256 per thread, so spawning does not contend on one counter;
+/// they are unique but only roughly increasing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(NonZeroU64);
+
+const BLOCK: u64 = 256;
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static NEXT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        let id = NEXT.with(|c| {
+            let (mut next, mut end) = c.get();
+            if next == end {
+                // Relaxed: only atomicity matters (see the import comment).
+                next = NEXT_BLOCK.fetch_add(BLOCK, Relaxed);
+                end = next + BLOCK;
+            }
+            c.set((next + 1, end));
+            next
+        });
+        TaskId(NonZeroU64::new(id).expect("task id space exhausted"))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({})", self.0)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a task carries about where it came from, for diagnostics.
+#[derive(Debug)]
+pub(crate) struct Meta {
+    /// Where `spawn` was called (`#[track_caller]`).
+    pub(crate) location: &'static std::panic::Location<'static>,
+    /// The name given through the spawn builder.
+    pub(crate) name: Option<Box<str>>,
+    /// The task that spawned this one, if it was spawned from a task.
+    pub(crate) parent: Option<TaskId>,
+    /// The runtime's coarse clock (milliseconds since the runtime started) at spawn.
+    pub(crate) born_ms: u32,
+    /// What kind of unit this task is (async task, blocking job, ...).
+    pub(crate) kind: TaskKind,
+}
+
+/// What kind of unit a task is; shown in task lists and dumps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskKind {
+    /// An async task on the worker pool.
+    Async,
+    /// An async task pinned to one worker thread (`spawn_local`, `spawn_pinned`).
+    Local,
+    /// A closure on the blocking pool (`spawn_blocking`).
+    Blocking,
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_across_threads() {
+        let mut all: Vec<u64> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..1000).map(|_| TaskId::next().as_u64()).collect()))
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<u64>>();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+}

@@ -1,0 +1,258 @@
+//! The live-task registry: every task that has not completed, in sharded intrusive lists.
+//!
+//! The registry holds one reference to each live task, so shutdown can cancel them all and
+//! diagnostics can list them. Shards are cache-padded mutexes; a task records its shard at spawn
+//! (the spawning worker's, so spawn-heavy workers touch their own shard), and leaves it when it
+//! completes.
+//!
+//! Protocol:
+//! 1. `bind` allocates the task and links it under its shard's lock, unless the registry is
+//!    closed: then the task is cancelled on the spot (cause: shutdown) and only its join handle is
+//!    returned, which resolves at once.
+//! 2. `remove` unlinks a completing task and hands its registry reference to the completer.
+//! 3. `close_and_shutdown_all` closes every shard (later binds fail), then pops tasks one at a time
+//!    and claims each through `transition_to_shutdown`; a claimed task is cancelled on the
+//!    sweeping thread, one running elsewhere is cancelled by its poller when the poll returns.
+
+use std::future::Future;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use spectrum_sync::linked_list::{Link, LinkedList, Pointers};
+use spectrum_sync::{CachePadded, Mutex};
+
+use super::id::{Meta, TaskId, TaskKind};
+use super::raw::{Cell, Header, RawTask};
+use super::{JoinHandle, Notified, Schedule, Task};
+use crate::cancel::CancelCause;
+
+pub(crate) struct Registry {
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+}
+
+struct Shard {
+    list: LinkedList<TaskLink>,
+    closed: bool,
+}
+
+struct TaskLink;
+
+// SAFETY: `pointers` returns the header's embedded `owned` field; a `RawTask` in the list stands
+// for the registry's reference, which keeps the header alive while linked.
+unsafe impl Link for TaskLink {
+    type Handle = RawTask;
+    type Target = Header;
+
+    fn as_raw(handle: &RawTask) -> NonNull<Header> {
+        handle.0
+    }
+
+    unsafe fn from_raw(ptr: NonNull<Header>) -> RawTask {
+        RawTask(ptr)
+    }
+
+    unsafe fn pointers(target: NonNull<Header>) -> NonNull<Pointers<Header>> {
+        // SAFETY: `target` is live (caller's contract); the field is only used under the shard
+        // lock, which is the `UnsafeCell`'s access protocol.
+        unsafe {
+            target
+                .as_ref()
+                .owned
+                .with_mut(|p| NonNull::new_unchecked(p))
+        }
+    }
+}
+
+/// A snapshot of one live task, for diagnostics.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task's id.
+    pub id: TaskId,
+    /// The name given at spawn.
+    pub name: Option<String>,
+    /// Where it was spawned.
+    pub location: &'static std::panic::Location<'static>,
+    /// The task that spawned it.
+    pub parent: Option<TaskId>,
+    /// What it is doing.
+    pub state: TaskState,
+    /// Time since spawn (to the runtime's coarse, millisecond clock).
+    pub age: Duration,
+    /// How many times it has been polled.
+    pub polls: u32,
+    /// Async task, pinned task or blocking job.
+    pub kind: TaskKind,
+}
+
+/// What a live task is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Being polled right now.
+    Running,
+    /// Woken, waiting in a run queue.
+    Scheduled,
+    /// Waiting for a wake-up.
+    Idle,
+    /// Cancellation requested, not yet processed.
+    Cancelling,
+}
+
+impl std::fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "task {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " \"{name}\"")?;
+        }
+        write!(
+            f,
+            " ({:?}, {:?}) spawned at {}, age {:?}, {} polls",
+            self.kind, self.state, self.location, self.age, self.polls
+        )
+    }
+}
+
+impl Registry {
+    pub(crate) fn new(shards: usize) -> Self {
+        let shards = shards.next_power_of_two();
+        Registry {
+            shards: (0..shards)
+                .map(|_| {
+                    CachePadded::new(Mutex::new(Shard {
+                        list: LinkedList::new(),
+                        closed: false,
+                    }))
+                })
+                .collect(),
+        }
+    }
+
+    fn shard(&self, index: u32) -> &Mutex<Shard> {
+        &self.shards[index as usize & (self.shards.len() - 1)]
+    }
+
+    /// Allocates and registers a task. Returns the `Notified` to submit, or `None` if the
+    /// registry is closed, in which case the task was cancelled with cause "shutdown" and the
+    /// join handle resolves at once.
+    pub(crate) fn bind<F, S>(
+        &self,
+        future: F,
+        scheduler: S,
+        meta: Meta,
+        shard: u32,
+    ) -> (JoinHandle<F::Output>, Option<Notified<S>>)
+    where
+        F: Future + 'static,
+        S: Schedule,
+    {
+        let id = TaskId::next();
+        let shard = shard & (self.shards.len() as u32 - 1);
+        let raw = RawTask(Cell::<F, S>::allocate(future, scheduler, id, meta, shard));
+        let join = JoinHandle::new(raw);
+        let notified = Notified(Task::from_raw(raw));
+        {
+            let mut guard = self.shard(shard).lock();
+            if !guard.closed {
+                guard.list.push_front(raw);
+                return (join, Some(notified));
+            }
+        }
+        // Closed: cancel on the spot. Spawn-time state is NOTIFIED and not running, so the claim
+        // succeeds; the Notified we made is then stale and released below.
+        raw.header().set_cause(CancelCause::shutdown());
+        let claimed = raw.header().state.transition_to_shutdown();
+        debug_assert!(claimed);
+        // SAFETY: we hold RUNNING from the claim.
+        unsafe { raw.shutdown() };
+        // The registry reference we never linked, then the Notified's.
+        raw.drop_reference();
+        drop(notified);
+        (join, None)
+    }
+
+    /// Unlinks a completing task. Returns `true` when it was linked: the caller now owns the
+    /// registry's reference.
+    pub(crate) fn remove(&self, task: RawTask) -> bool {
+        let mut guard = self.shard(task.header().shard).lock();
+        // SAFETY: a task is only ever linked in the shard recorded in its header, so it is
+        // either in this list or unlinked with reset pointers.
+        unsafe { guard.list.remove(task.0) }
+    }
+
+    /// Closes the registry and cancels every live task (see the module protocol).
+    pub(crate) fn close_and_shutdown_all(&self) {
+        for shard in self.shards.iter() {
+            shard.lock().closed = true;
+        }
+        for shard in self.shards.iter() {
+            loop {
+                let Some(raw) = shard.lock().list.pop_front() else {
+                    break;
+                };
+                raw.header().set_cause(CancelCause::shutdown());
+                if raw.header().state.transition_to_shutdown() {
+                    // SAFETY: the claim gave us RUNNING.
+                    unsafe { raw.shutdown() };
+                }
+                // The registry's reference, which the pop handed to us.
+                raw.drop_reference();
+            }
+        }
+    }
+
+    /// True once `close_and_shutdown_all` has run.
+    #[cfg(test)]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shards[0].lock().closed
+    }
+
+    /// The number of live tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().list.len()).sum()
+    }
+
+    /// Snapshots every live task. `now_ms` is the runtime's coarse clock.
+    pub(crate) fn snapshot(&self, now_ms: u32) -> Vec<TaskInfo> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let guard = shard.lock();
+            guard.list.for_each(|ptr| {
+                // SAFETY: linked tasks are alive (the registry holds a reference) and we hold the
+                // shard lock; the fields read are immutable or atomic.
+                let h = unsafe { ptr.as_ref() };
+                let s = h.state.load();
+                let state = if s.is_running() {
+                    TaskState::Running
+                } else if s.is_cancelled() {
+                    TaskState::Cancelling
+                } else if s.is_notified() {
+                    TaskState::Scheduled
+                } else {
+                    TaskState::Idle
+                };
+                out.push(TaskInfo {
+                    id: h.id,
+                    name: h.meta.name.as_deref().map(str::to_owned),
+                    location: h.meta.location,
+                    parent: h.meta.parent,
+                    state,
+                    age: Duration::from_millis(u64::from(now_ms.saturating_sub(h.meta.born_ms))),
+                    // Relaxed: a statistic.
+                    polls: h.polls.load(spectrum_sync::atomic::Ordering::Relaxed),
+                    kind: h.meta.kind,
+                });
+            });
+        }
+        out.sort_by_key(|t| t.id);
+        out
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}

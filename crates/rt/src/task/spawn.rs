@@ -1,0 +1,246 @@
+//! Spawning: `spawn`, `spawn_local`, `spawn_blocking`, the spawn `Builder`, and `yield_now`.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::JoinHandle;
+use crate::sched::{self, Handle};
+
+/// Spawns a task on the current runtime and returns its [`JoinHandle`].
+///
+/// The task starts running at once on some worker. **Dropping the handle cancels the task**;
+/// call [`JoinHandle::detach`] to let it run on its own. A panic inside the task is caught and
+/// returned as [`JoinError::Panicked`](crate::JoinError::Panicked); it never takes a worker down.
+/// On a runtime that has shut down, the returned handle resolves at once to
+/// `Err(JoinError::Cancelled(_))` with cause "runtime shut down".
+///
+/// ```
+/// # spectrum_rt::Runtime::new().unwrap().block_on(async {
+/// let handles: Vec<_> = (0..10).map(|i| spectrum_rt::spawn(async move { i * i })).collect();
+/// let mut sum = 0;
+/// for h in handles {
+///     sum += h.await.unwrap();
+/// }
+/// assert_eq!(sum, 285);
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// Outside a Spectrum runtime (use [`Handle::spawn`] from other threads).
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Builder::new().spawn(future)
+}
+
+/// Spawns a `!Send` future on the current worker thread; it never leaves that thread.
+///
+/// ```
+/// # spectrum_rt::Runtime::new().unwrap().block_on(async {
+/// use std::rc::Rc;
+/// let outer = spectrum_rt::spawn(async {
+///     let shared = Rc::new(5); // not Send
+///     let inner = spectrum_rt::spawn_local(async move { *shared + 1 });
+///     inner.await.unwrap()
+/// });
+/// assert_eq!(outer.await.unwrap(), 6);
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// When not called on a Spectrum worker thread (inside a task); from elsewhere use
+/// [`Handle::spawn_pinned`], which builds the future on its worker.
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Builder::new().spawn_local(future)
+}
+
+/// Runs `f` on the blocking pool and returns a handle to its result.
+///
+/// For code that blocks: file I/O, CPU-heavy work, a C library call. Cancelling (or dropping the
+/// handle of) a job that has not started drops it without running it; a job that has started runs
+/// to the end, and its result is discarded.
+///
+/// ```
+/// # spectrum_rt::Runtime::new().unwrap().block_on(async {
+/// let len = spectrum_rt::spawn_blocking(|| std::fs::read_to_string("Cargo.toml").map(|s| s.len()));
+/// assert!(len.await.unwrap().unwrap() > 0);
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// Outside a Spectrum runtime.
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Builder::new().spawn_blocking(f)
+}
+
+/// Configures a task before spawning it: its name shows in task lists, dumps and diagnostics.
+///
+/// ```
+/// # spectrum_rt::Runtime::new().unwrap().block_on(async {
+/// let h = spectrum_rt::task::Builder::new().name("fetcher").spawn(async { 1 });
+/// assert_eq!(h.name(), Some("fetcher"));
+/// # h.await.unwrap();
+/// # });
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use]
+pub struct Builder {
+    name: Option<Box<str>>,
+}
+
+impl Builder {
+    /// A builder with no name.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// Spawns on the current runtime. See [`spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a Spectrum runtime.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let location = Location::caller();
+        sched::with_current(|s| match s {
+            Some(s) => s.spawn(future, self.name, location),
+            None => no_runtime("spawn"),
+        })
+    }
+
+    /// Spawns with an explicit spawn site (for wrappers that record their own caller).
+    pub(crate) fn spawn_at<F>(
+        self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        sched::with_current(|s| match s {
+            Some(s) => s.spawn(future, self.name, location),
+            None => no_runtime("spawn"),
+        })
+    }
+
+    /// Spawns on `handle`'s runtime, from any thread.
+    #[track_caller]
+    pub fn spawn_on<F>(self, future: F, handle: &Handle) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        handle.shared().spawn(future, self.name, Location::caller())
+    }
+
+    /// Spawns a `!Send` future on the current worker. See [`spawn_local`].
+    ///
+    /// # Panics
+    ///
+    /// When not on a Spectrum worker thread.
+    #[track_caller]
+    pub fn spawn_local<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let location = Location::caller();
+        sched::with_current(|s| {
+            let s = s.unwrap_or_else(|| no_runtime("spawn_local"));
+            match sched::current_worker_index(s) {
+                Some(home) => sched::spawn_local_here(s, home, future, self.name, location),
+                None => panic!(
+                    "`spawn_local` must be called on a Spectrum worker thread (inside a task); \
+                     from other threads use `Handle::spawn_pinned`"
+                ),
+            }
+        })
+    }
+
+    /// Runs a blocking closure on the pool. See [`spawn_blocking`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a Spectrum runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let location = Location::caller();
+        sched::with_current(|s| match s {
+            Some(s) => crate::blocking::spawn_blocking_on(s, f, self.name, location),
+            None => no_runtime("spawn_blocking"),
+        })
+    }
+}
+
+#[track_caller]
+fn no_runtime(what: &str) -> ! {
+    panic!(
+        "`{what}` needs a Spectrum runtime: call it from a task, inside `Runtime::block_on`, or \
+         after `Handle::enter()`"
+    )
+}
+
+/// Yields to the scheduler: the task goes to the back of the run queue and other tasks run.
+///
+/// ```
+/// # spectrum_rt::Runtime::new().unwrap().block_on(async {
+/// spectrum_rt::task::yield_now().await;
+/// # });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// Future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        // Woken during its own poll: the scheduler puts the task at the back of the queue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,256 @@
+//! The universal wait: `.wait()` on any future, from any kind of caller.
+//!
+//! Every Spectrum primitive is written once, as a future. Sync-style code blocks on it with
+//! [`Wait::wait`], and what that means depends on who calls:
+//!
+//! 1. **A fiber** (or any context that registered a [`Suspend`]): the fiber suspends and its worker
+//!    runs other tasks until the future's waker fires.
+//! 2. **An async task on a worker thread**: the classic "blocking inside async" pitfall. The
+//!    runtime reports it (task name, id, spawn site and the `.wait()` call site) through its
+//!    diagnostic hook, and under [`WaitPolicy::Compensate`](crate::runtime::WaitPolicy) hands the
+//!    worker's queue to a spare thread before blocking. Then it blocks the thread.
+//! 3. **Any other thread** (an OS thread, a `spawn_blocking` job, `main`): the thread parks until
+//!    the waker fires. No runtime is needed unless the future itself needs one (a timer, a
+//!    socket).
+//!
+//! The choice goes through one small internal interface ([`context`]), so fibers plug in without
+//! the primitives knowing about them.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use spectrum_sync::atomic::Ordering::*;
+use spectrum_sync::{Condvar, Mutex};
+
+use crate::runtime::{Diagnostic, WaitPolicy};
+use crate::sched::{self, Shared};
+
+/// Blocks on any future: `.wait()` (see the [module docs](self) for what "blocks" means for each
+/// kind of caller).
+///
+/// ```
+/// use spectrum_rt::Wait;
+///
+/// // On a plain thread, no runtime needed for a future that needs none:
+/// assert_eq!(async { 2 + 2 }.wait(), 4);
+///
+/// // Timers and sockets need a runtime entered on the thread:
+/// let rt = spectrum_rt::Runtime::new().unwrap();
+/// let _guard = rt.enter();
+/// spectrum_rt::time::sleep(std::time::Duration::from_millis(1)).wait();
+/// ```
+pub trait Wait: Future + Sized {
+    /// Waits for the future's output, suspending a fiber or parking a thread.
+    #[track_caller]
+    fn wait(self) -> Self::Output {
+        wait(self)
+    }
+}
+
+impl<F: Future> Wait for F {}
+
+/// A context that can suspend the current flow of control while a future is pending: what a
+/// fiber registers so that `.wait()` suspends it instead of blocking its worker.
+pub trait Suspend {
+    /// The waker that resumes this context.
+    fn waker(&self) -> &Waker;
+    /// Suspends until the waker fires (or a cancellation unwinds the context).
+    fn suspend(&self);
+}
+
+thread_local! {
+    static SUSPEND: Cell<Option<*const (dyn Suspend + 'static)>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `s` as the current suspendable context: `.wait()` calls inside `f` suspend
+/// through `s`. Restores the previous context afterwards (contexts nest).
+pub fn with_suspend<R>(s: &dyn Suspend, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<*const (dyn Suspend + 'static)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SUSPEND.with(|c| c.set(self.0));
+        }
+    }
+    // SAFETY: we erase the lifetime to store the pointer in the thread-local; it is removed (by
+    // `Restore`) before `s`'s borrow ends, so it is never dereferenced after `s` is gone.
+    let erased: *const (dyn Suspend + 'static) = unsafe { std::mem::transmute(s) };
+    let _restore = Restore(SUSPEND.with(|c| c.replace(Some(erased))));
+    f()
+}
+
+/// Who is waiting: the one internal interface behind `.wait()`.
+pub(crate) enum WaitContext {
+    /// A suspendable context (a fiber).
+    Suspend(*const dyn Suspend),
+    /// An async task polled on a runtime worker thread.
+    AsyncTask,
+    /// Anything else: an OS thread may park.
+    Thread,
+}
+
+pub(crate) fn context() -> WaitContext {
+    if let Some(s) = SUSPEND.with(|c| c.get()) {
+        return WaitContext::Suspend(s);
+    }
+    if sched::is_worker_thread() && crate::context::task_id().is_some() {
+        return WaitContext::AsyncTask;
+    }
+    WaitContext::Thread
+}
+
+/// Blocks on `future`; see [`Wait::wait`].
+#[track_caller]
+pub fn wait<F: Future>(future: F) -> F::Output {
+    match context() {
+        WaitContext::Suspend(s) => {
+            // SAFETY: the pointer was set by `with_suspend`, whose borrow outlives this call.
+            let s = unsafe { &*s };
+            let mut future = pin!(future);
+            loop {
+                let mut cx = Context::from_waker(s.waker());
+                if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                    return v;
+                }
+                s.suspend();
+            }
+        }
+        WaitContext::AsyncTask => {
+            let caller = Location::caller();
+            let policy = report_blocking_wait(caller);
+            if policy == WaitPolicy::Compensate {
+                sched::block_in_place(|| park_on(future, None))
+            } else {
+                park_on(future, None)
+            }
+        }
+        WaitContext::Thread => park_on(future, None),
+    }
+}
+
+/// Reports a `.wait()` inside an async task; returns the runtime's policy.
+fn report_blocking_wait(called_at: &'static Location<'static>) -> WaitPolicy {
+    sched::with_current(|shared| {
+        let Some(shared) = shared else {
+            return WaitPolicy::Report;
+        };
+        let policy = shared.config.wait_policy;
+        crate::context::with_current_task(|task| {
+            if let Some(h) = task {
+                shared.diagnose(Diagnostic::BlockingWait {
+                    task: h.id,
+                    name: h.meta.name.as_deref().map(str::to_owned),
+                    spawned_at: h.meta.location,
+                    called_at,
+                    compensated: policy == WaitPolicy::Compensate,
+                });
+            }
+        });
+        policy
+    })
+}
+
+/// `block_on` with the runtime entered: like `wait`, and the paused clock does not advance while
+/// this thread is busy polling.
+pub(crate) fn block_on_entered<F: Future>(shared: &Shared, future: F) -> F::Output {
+    if let WaitContext::AsyncTask = context() {
+        let caller = Location::caller();
+        if report_blocking_wait(caller) == WaitPolicy::Compensate {
+            return sched::block_in_place(|| park_on(future, Some(shared)));
+        }
+    }
+    struct Forget<'a>(&'a Shared);
+    impl Drop for Forget<'_> {
+        fn drop(&mut self) {
+            forget_block_on_waiter(self.0);
+        }
+    }
+    let _forget = Forget(shared);
+    park_on(future, Some(shared))
+}
+
+/// Wakes a parked thread: a flag under a mutex and a condition variable, so it never consumes
+/// `thread::park` tokens that other code on the thread relies on.
+struct ThreadNotify {
+    notified: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Wake for ThreadNotify {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut n = self.notified.lock();
+        if !*n {
+            *n = true;
+            drop(n);
+            self.condvar.notify_one();
+        }
+    }
+}
+
+thread_local! {
+    static NOTIFY: (Arc<ThreadNotify>, Waker) = {
+        let notify = Arc::new(ThreadNotify { notified: Mutex::new(false), condvar: Condvar::new() });
+        let waker = Waker::from(notify.clone());
+        (notify, waker)
+    };
+}
+
+fn park_on<F: Future>(future: F, shared: Option<&Shared>) -> F::Output {
+    let mut future = pin!(future);
+    let (notify, waker) = NOTIFY.with(|(n, w)| (n.clone(), w.clone()));
+    let mut cx = Context::from_waker(&waker);
+    struct Inhibit<'a>(Option<&'a Shared>);
+    impl Inhibit<'_> {
+        fn set(&self, on: bool) {
+            if let Some(s) = self.0 {
+                if on {
+                    // AcqRel: see `Shared::inhibit_auto_advance`.
+                    s.inhibit_auto_advance.fetch_add(1, AcqRel);
+                } else {
+                    s.inhibit_auto_advance.fetch_sub(1, AcqRel);
+                }
+            }
+        }
+    }
+    let inhibit = Inhibit(shared);
+    loop {
+        inhibit.set(true);
+        let polled = future.as_mut().poll(&mut cx);
+        inhibit.set(false);
+        if let Poll::Ready(v) = polled {
+            return v;
+        }
+        if let Some(s) = shared {
+            {
+                let mut waiters = s.block_on_waiters.lock();
+                if !waiters.iter().any(|w| w.will_wake(&waker)) {
+                    waiters.push(waker.clone());
+                }
+            }
+            // Acquire: pairs with the Release store in `on_unhandled_panic`.
+            if s.panic_shutdown.load(Acquire) {
+                panic!(
+                    "the Spectrum runtime shut down because a task panicked with no JoinHandle \
+                     to report to (UnhandledPanic::ShutdownRuntime)"
+                );
+            }
+        }
+        let mut n = notify.notified.lock();
+        while !*n {
+            n = notify.condvar.wait(n);
+        }
+        *n = false;
+    }
+}
+
+/// Removes this thread's waker from the runtime's `block_on` waiters when `block_on` returns.
+pub(crate) fn forget_block_on_waiter(shared: &Shared) {
+    NOTIFY.with(|(_, w)| shared.block_on_waiters.lock().retain(|x| !x.will_wake(w)));
+}

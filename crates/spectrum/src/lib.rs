@@ -1,0 +1,26 @@
+//! Every async model on one scheduler: tasks, fibers, actors, channels, promises, reactive
+//! streams and threads, with their pitfalls turned into guardrails.
+//!
+//! This facade only re-exports; each model lives in its own crate.
+//!
+//! ```
+//! #[spectrum::main(crate = "spectrum")]
+//! async fn main() {
+//!     let answer = spectrum::spawn(async { 6 * 7 }).await.unwrap();
+//!     assert_eq!(answer, 42);
+//! }
+//! # fn run() { main() }
+//! ```
+#![forbid(unsafe_code)]
+
+pub use spectrum_macros::{main, test};
+pub use spectrum_rt::{
+    cancel, coop, io, leak, net, runtime, scope, task, task_id, time, wait, AbortHandle, Builder,
+    Handle, JoinError, JoinHandle, PanicPayload, Runtime, TaskId, TaskInfo, Wait,
+};
+pub use spectrum_rt::{spawn, spawn_blocking, spawn_local, yield_now};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use spectrum_rt::leak::{run_main, run_test, TestConfig};
+}
