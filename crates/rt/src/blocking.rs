@@ -72,6 +72,8 @@ impl BlockingPool {
             return;
         }
         state.queue.push_back(task);
+        // AcqRel: see `Shared::inhibit_auto_advance`; released when a pool thread has run it.
+        shared.inhibit_auto_advance.fetch_add(1, AcqRel);
         if state.num_idle > state.num_notified {
             state.num_notified += 1;
             drop(state);
@@ -102,9 +104,8 @@ impl BlockingPool {
         loop {
             if let Some(task) = state.queue.pop_front() {
                 drop(state);
-                // AcqRel: a counter read by the paused clock (Acquire in `can_auto_advance`).
-                shared.inhibit_auto_advance.fetch_add(1, AcqRel);
                 task.run();
+                // AcqRel: releases what `push` took (see `Shared::inhibit_auto_advance`).
                 shared.inhibit_auto_advance.fetch_sub(1, AcqRel);
                 state = self.state.lock();
                 continue;

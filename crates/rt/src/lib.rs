@@ -62,3 +62,9 @@ pub use sched::Handle;
 pub use task::{spawn, spawn_blocking, spawn_local, yield_now};
 #[cfg(not(loom))]
 pub use wait::Wait;
+
+#[doc(hidden)]
+#[cfg(not(loom))]
+pub mod __private {
+    pub use crate::leak::{run_main, run_test, TestConfig};
+}

@@ -320,7 +320,7 @@ impl ScopeInner {
         }
         let cause = match &failure.kind {
             FailureKind::DeadlineExceeded => CancelCause::deadline_exceeded(),
-            FailureKind::Cancelled(c) => CancelCause::parent_cancelled(c),
+            FailureKind::Cancelled(c) => c.clone(),
             _ => CancelCause::sibling_failed(&failure),
         };
         st.first = Some(failure);

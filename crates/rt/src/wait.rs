@@ -162,13 +162,6 @@ pub(crate) fn block_on_entered<F: Future>(shared: &Shared, future: F) -> F::Outp
             return sched::block_in_place(|| park_on(future, Some(shared)));
         }
     }
-    struct Forget<'a>(&'a Shared);
-    impl Drop for Forget<'_> {
-        fn drop(&mut self) {
-            forget_block_on_waiter(self.0);
-        }
-    }
-    let _forget = Forget(shared);
     park_on(future, Some(shared))
 }
 
@@ -203,44 +196,20 @@ thread_local! {
 }
 
 fn park_on<F: Future>(future: F, shared: Option<&Shared>) -> F::Output {
+    match shared {
+        None => park_thread(future),
+        Some(shared) => park_block_on(future, shared),
+    }
+}
+
+/// Parks a plain thread between polls.
+fn park_thread<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let (notify, waker) = NOTIFY.with(|(n, w)| (n.clone(), w.clone()));
     let mut cx = Context::from_waker(&waker);
-    struct Inhibit<'a>(Option<&'a Shared>);
-    impl Inhibit<'_> {
-        fn set(&self, on: bool) {
-            if let Some(s) = self.0 {
-                if on {
-                    // AcqRel: see `Shared::inhibit_auto_advance`.
-                    s.inhibit_auto_advance.fetch_add(1, AcqRel);
-                } else {
-                    s.inhibit_auto_advance.fetch_sub(1, AcqRel);
-                }
-            }
-        }
-    }
-    let inhibit = Inhibit(shared);
     loop {
-        inhibit.set(true);
-        let polled = future.as_mut().poll(&mut cx);
-        inhibit.set(false);
-        if let Poll::Ready(v) = polled {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
             return v;
-        }
-        if let Some(s) = shared {
-            {
-                let mut waiters = s.block_on_waiters.lock();
-                if !waiters.iter().any(|w| w.will_wake(&waker)) {
-                    waiters.push(waker.clone());
-                }
-            }
-            // Acquire: pairs with the Release store in `on_unhandled_panic`.
-            if s.panic_shutdown.load(Acquire) {
-                panic!(
-                    "the Spectrum runtime shut down because a task panicked with no JoinHandle \
-                     to report to (UnhandledPanic::ShutdownRuntime)"
-                );
-            }
         }
         let mut n = notify.notified.lock();
         while !*n {
@@ -250,7 +219,98 @@ fn park_on<F: Future>(future: F, shared: Option<&Shared>) -> F::Output {
     }
 }
 
-/// Removes this thread's waker from the runtime's `block_on` waiters when `block_on` returns.
-pub(crate) fn forget_block_on_waiter(shared: &Shared) {
-    NOTIFY.with(|(_, w)| shared.block_on_waiters.lock().retain(|x| !x.will_wake(w)));
+/// The waker of a `block_on` caller. While the caller is runnable (polling, or woken and not yet
+/// polling) it holds one unit of the runtime's `inhibit_auto_advance`, so a paused clock never
+/// jumps ahead of work the caller is about to do; the waker takes the unit on the caller's behalf
+/// at the moment it wakes it.
+struct BlockOnNotify {
+    state: Mutex<BlockOnState>,
+    condvar: Condvar,
+    inhibit: Arc<spectrum_sync::atomic::AtomicUsize>,
+}
+
+struct BlockOnState {
+    notified: bool,
+    parked: bool,
+}
+
+impl Wake for BlockOnNotify {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut st = self.state.lock();
+        if st.notified {
+            return;
+        }
+        st.notified = true;
+        if st.parked {
+            st.parked = false;
+            // AcqRel: see `Shared::inhibit_auto_advance`.
+            self.inhibit.fetch_add(1, AcqRel);
+        }
+        drop(st);
+        self.condvar.notify_one();
+    }
+}
+
+fn park_block_on<F: Future>(future: F, shared: &Shared) -> F::Output {
+    let mut future = pin!(future);
+    let notify = Arc::new(BlockOnNotify {
+        state: Mutex::new(BlockOnState {
+            notified: false,
+            parked: false,
+        }),
+        condvar: Condvar::new(),
+        inhibit: shared.inhibit_auto_advance.clone(),
+    });
+    let waker = Waker::from(notify.clone());
+    let mut cx = Context::from_waker(&waker);
+    // Hold the unit while running; release it while parked (the waker re-takes it).
+    struct Hold<'a>(&'a BlockOnNotify);
+    impl Drop for Hold<'_> {
+        fn drop(&mut self) {
+            let st = self.0.state.lock();
+            if !st.parked {
+                // AcqRel: see `Shared::inhibit_auto_advance`.
+                self.0.inhibit.fetch_sub(1, AcqRel);
+            }
+        }
+    }
+    notify.inhibit.fetch_add(1, AcqRel);
+    let _hold = Hold(&notify);
+    shared.block_on_waiters.lock().push(waker.clone());
+    struct Unlist<'a>(&'a Shared, &'a Waker);
+    impl Drop for Unlist<'_> {
+        fn drop(&mut self) {
+            self.0
+                .block_on_waiters
+                .lock()
+                .retain(|w| !w.will_wake(self.1));
+        }
+    }
+    let _unlist = Unlist(shared, &waker);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        // Acquire: pairs with the Release store in `on_unhandled_panic`.
+        if shared.panic_shutdown.load(Acquire) {
+            panic!(
+                "the Spectrum runtime shut down because a task panicked with no JoinHandle to \
+                 report to (UnhandledPanic::ShutdownRuntime)"
+            );
+        }
+        let mut st = notify.state.lock();
+        if !st.notified {
+            st.parked = true;
+            notify.inhibit.fetch_sub(1, AcqRel);
+            while !st.notified {
+                st = notify.condvar.wait(st);
+            }
+            // The waker cleared `parked` and took the unit back for us.
+        }
+        st.notified = false;
+    }
 }

@@ -4,12 +4,11 @@
 //! This facade only re-exports; each model lives in its own crate.
 //!
 //! ```
-//! #[spectrum::main(crate = "spectrum")]
+//! #[spectrum::main]
 //! async fn main() {
 //!     let answer = spectrum::spawn(async { 6 * 7 }).await.unwrap();
 //!     assert_eq!(answer, 42);
 //! }
-//! # fn run() { main() }
 //! ```
 #![forbid(unsafe_code)]
 
@@ -21,6 +20,4 @@ pub use spectrum_rt::{
 pub use spectrum_rt::{spawn, spawn_blocking, spawn_local, yield_now};
 
 #[doc(hidden)]
-pub mod __private {
-    pub use spectrum_rt::leak::{run_main, run_test, TestConfig};
-}
+pub use spectrum_rt::__private;

@@ -73,7 +73,7 @@ impl ScheduledIo {
 
     /// The reactor reports `ready` at `tick`, then wakes the matching waiters.
     pub(crate) fn set_readiness_and_wake(&self, tick: usize, ready: usize) {
-        let stamped = (tick << TICK_SHIFT) as usize;
+        let stamped = tick << TICK_SHIFT;
         // AcqRel: Release publishes the readiness to waiters (pairs with the Acquire loads in
         // `poll_ready`); the waiters lock below orders it before the wake.
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {

@@ -87,9 +87,10 @@ impl RtRef {
         let shared = self.anchor.shared.load(Relaxed);
         // SAFETY: the generation matched and CLOSED was clear when we registered as a user, so
         // `close` has not finished and waits for our exit; `Shared` is alive until then.
+        let shared = unsafe { &*shared };
         Some(Entered {
             anchor: self.anchor,
-            shared: unsafe { &*shared },
+            shared,
         })
     }
 

@@ -76,9 +76,9 @@ pub(crate) struct Shared {
     is_shutdown: AtomicBool,
     started: Instant,
     coarse_ms: AtomicU32,
-    /// Threads currently running something the paused clock must wait for (`block_on` callers
-    /// between parks, blocking jobs): while non-zero, time does not auto-advance.
-    pub(crate) inhibit_auto_advance: AtomicUsize,
+    /// Things the paused clock must wait for: `block_on` callers that are running or woken,
+    /// blocking jobs queued or running. While non-zero, time does not auto-advance.
+    pub(crate) inhibit_auto_advance: Arc<AtomicUsize>,
     next_pinned: AtomicUsize,
     /// Spare threads currently compensating for blocked workers.
     pub(crate) spares: AtomicUsize,
@@ -200,7 +200,8 @@ impl Shared {
         self.inhibit_auto_advance.load(Acquire) == 0
             && self.idle.num_unparked() == 0
             && self.inject.is_empty()
-            && self.remotes.iter().all(|r| r.steal.is_empty())
+            // Acquire: pairs with the Release store in `schedule_pinned`.
+            && self.remotes.iter().all(|r| r.steal.is_empty() && r.inbox_len.load(Acquire) == 0)
     }
 
     /// Spawns a task with the given name and spawn site.
@@ -661,7 +662,7 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
         is_shutdown: AtomicBool::new(false),
         started: Instant::now(),
         coarse_ms: AtomicU32::new(0),
-        inhibit_auto_advance: AtomicUsize::new(0),
+        inhibit_auto_advance: Arc::new(AtomicUsize::new(0)),
         next_pinned: AtomicUsize::new(0),
         spares: AtomicUsize::new(0),
         panic_shutdown: AtomicBool::new(false),

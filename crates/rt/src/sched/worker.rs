@@ -58,6 +58,9 @@ pub(crate) struct WorkerCx {
     core: RefCell<Core>,
     pinned: RefCell<VecDeque<Notified<LocalSched>>>,
     parker: RefCell<Parker>,
+    /// True while this thread services the driver: tasks woken then go to the ring (where
+    /// others can see and steal them), not the LIFO slot.
+    in_driver: Cell<bool>,
 }
 
 thread_local! {
@@ -98,7 +101,7 @@ pub(crate) fn try_schedule_local(
         let Ok(mut core) = w.core.try_borrow_mut() else {
             return Err(task);
         };
-        let should_notify = if is_yield || !core.lifo_enabled {
+        let should_notify = if is_yield || !core.lifo_enabled || w.in_driver.get() {
             core.run_queue.push_back_or_overflow(task, &shared.inject);
             true
         } else {
@@ -225,6 +228,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, parts: WorkerParts, is_spar
         }),
         pinned: RefCell::new(VecDeque::new()),
         parker: RefCell::new(parts.parker),
+        in_driver: Cell::new(false),
         shared,
     };
     let _enter = super::enter(super::Handle {
@@ -308,9 +312,11 @@ impl WorkerCx {
                 break;
             }
             // Drive timers and I/O for the blocked worker while idle.
+            self.in_driver.set(true);
             self.parker
                 .borrow_mut()
                 .park(shared, Some(Duration::from_millis(1)));
+            self.in_driver.set(false);
         }
         // Leftovers go back to the pool.
         let mut core = self.core.borrow_mut();
@@ -328,7 +334,9 @@ impl WorkerCx {
         let shared = &*self.shared;
         if let Some(mut driver) = shared.driver_cell.try_lock() {
             if let Some(driver) = driver.as_mut() {
+                self.in_driver.set(true);
                 driver.park(shared, Some(Duration::ZERO));
+                self.in_driver.set(false);
             }
         } else {
             shared.tick_coarse_clock();
@@ -483,7 +491,9 @@ impl WorkerCx {
             if shared.is_shutdown() {
                 break;
             }
+            self.in_driver.set(true);
             self.parker.borrow_mut().park(shared, None);
+            self.in_driver.set(false);
             if shared.is_shutdown() || self.has_local_work() {
                 break;
             }

@@ -88,7 +88,13 @@ mod tests {
     #[test]
     fn ids_are_unique_across_threads() {
         let mut all: Vec<u64> = (0..4)
-            .map(|_| std::thread::spawn(|| (0..1000).map(|_| TaskId::next().as_u64()).collect()))
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..1000)
+                        .map(|_| TaskId::next().as_u64())
+                        .collect::<Vec<u64>>()
+                })
+            })
             .flat_map(|h| h.join().unwrap())
             .collect::<Vec<u64>>();
         let n = all.len();

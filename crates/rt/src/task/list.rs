@@ -186,6 +186,7 @@ impl Registry {
             shard.lock().closed = true;
         }
         for shard in self.shards.iter() {
+            let mut running = Vec::new();
             loop {
                 let Some(raw) = shard.lock().list.pop_front() else {
                     break;
@@ -194,17 +195,28 @@ impl Registry {
                 if raw.header().state.transition_to_shutdown() {
                     // SAFETY: the claim gave us RUNNING.
                     unsafe { raw.shutdown() };
+                    // The registry's reference, which the pop handed to us.
+                    raw.drop_reference();
+                } else {
+                    // Running elsewhere (a poll in progress, a blocking job): its poller
+                    // cancels it. Keep it listed, so it stays visible (and is reported if it
+                    // never returns).
+                    running.push(raw);
                 }
-                // The registry's reference, which the pop handed to us.
-                raw.drop_reference();
+            }
+            let mut guard = shard.lock();
+            for raw in running {
+                // `COMPLETE` is set before the completer unlinks (under this lock): a task that
+                // is complete by now found itself unlinked, so the reference stays ours.
+                if raw.header().state.load().is_complete() {
+                    drop(guard);
+                    raw.drop_reference();
+                    guard = shard.lock();
+                } else {
+                    guard.list.push_back(raw);
+                }
             }
         }
-    }
-
-    /// True once `close_and_shutdown_all` has run.
-    #[cfg(test)]
-    pub(crate) fn is_closed(&self) -> bool {
-        self.shards[0].lock().closed
     }
 
     /// The number of live tasks.

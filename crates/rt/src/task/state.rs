@@ -49,7 +49,7 @@ const REF_MASK: usize = !FLAG_MASK;
 
 /// Initial state: the registry entry, the `Notified` being submitted and the `JoinHandle` each hold
 /// a reference; the task is notified and the join handle is interested.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 /// The task's state word.
 pub(crate) struct State(AtomicUsize);

@@ -16,8 +16,9 @@ pub(crate) struct Clock {
     virtual_now: Mutex<Instant>,
 }
 
-/// The farthest deadline the wheel accepts: 64^6 ms (about 2.2 years), minus one.
-pub(crate) const MAX_TICK: u64 = (1 << 36) - 1;
+/// The wheel's span: 64^6 ms (about 2.2 years). Deadlines farther than this from the wheel's
+/// current time are parked at its end and re-armed by their `Sleep` when they get there.
+pub(crate) const WHEEL_SPAN: u64 = 1 << 36;
 
 impl Clock {
     pub(crate) fn new(start_paused: bool) -> Clock {
@@ -76,11 +77,13 @@ impl Clock {
         }
     }
 
-    /// The tick of `t`, rounded up (a deadline never fires early), clamped to the wheel's range.
+    /// The tick of `t`, rounded up (a deadline never fires early).
     pub(crate) fn deadline_to_tick(&self, t: Instant) -> u64 {
         let since = t.saturating_duration_since(self.base);
-        let ms = since.as_nanos().div_ceil(1_000_000);
-        ms.min(u128::from(MAX_TICK)) as u64
+        since
+            .as_nanos()
+            .div_ceil(1_000_000)
+            .min(u128::from(u64::MAX >> 1)) as u64
     }
 
     /// The tick of now, rounded down.
@@ -89,7 +92,9 @@ impl Clock {
     }
 
     pub(crate) fn tick_floor(&self, t: Instant) -> u64 {
-        (t.saturating_duration_since(self.base).as_millis()).min(u128::from(MAX_TICK)) as u64
+        t.saturating_duration_since(self.base)
+            .as_millis()
+            .min(u128::from(u64::MAX >> 1)) as u64
     }
 
     /// The instant of a tick.

@@ -8,7 +8,7 @@ use spectrum_sync::Mutex;
 
 use super::clock::Clock;
 use super::entry::{TimerEntry, FIRED, IDLE, REGISTERED};
-use super::wheel::Wheel;
+use super::wheel::{Insert, Wheel};
 
 /// Wakers collected under the lock and woken after it, in batches of this size (so waking never
 /// happens with the wheel locked and the stack buffer stays small).
@@ -25,13 +25,13 @@ pub(crate) struct TimeHandle {
 
 /// Outcome of [`TimeHandle::register`].
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Registered {
-    /// Linked; the caller waits for `FIRED`.
-    Waiting,
-    /// Linked and earlier than the parked driver's wake-up: the caller must unpark the driver.
-    WaitingUnpark,
+pub(crate) struct Registered {
     /// The deadline has passed already (or the runtime is shutting down): treat as fired.
-    Expired,
+    pub(crate) expired: bool,
+    /// Linked at the wheel's far end, before the deadline: re-arm when it fires.
+    pub(crate) clamped: bool,
+    /// Earlier than the parked driver's planned wake-up: the caller must unpark the driver.
+    pub(crate) unpark: bool,
 }
 
 impl TimeHandle {
@@ -59,22 +59,34 @@ impl TimeHandle {
             _ => {}
         }
         // Relaxed: written under the lock at shutdown; read under the lock here.
+        let expired = Registered {
+            expired: true,
+            clamped: false,
+            unpark: false,
+        };
         if self.is_shutdown.load(Relaxed) {
             e.set_state(FIRED);
-            return Registered::Expired;
+            return expired;
         }
         // SAFETY: unlinked now; the caller keeps it alive and pinned.
-        if !unsafe { wheel.insert(entry, when) } {
-            e.set_state(FIRED);
-            return Registered::Expired;
-        }
+        let clamped = match unsafe { wheel.insert(entry, when) } {
+            Insert::Elapsed => {
+                e.set_state(FIRED);
+                return expired;
+            }
+            Insert::Linked => false,
+            Insert::Clamped => true,
+        };
         e.set_state(REGISTERED);
         // Relaxed: both sides of `next_wake` run under the wheel lock.
-        if when < self.next_wake.load(Relaxed) {
+        let unpark = when < self.next_wake.load(Relaxed);
+        if unpark {
             self.next_wake.store(when, Relaxed);
-            Registered::WaitingUnpark
-        } else {
-            Registered::Waiting
+        }
+        Registered {
+            expired: false,
+            clamped,
+            unpark,
         }
     }
 

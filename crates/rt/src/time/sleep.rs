@@ -7,7 +7,6 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::driver::Registered;
 use super::entry::{TimerEntry, FIRED, REGISTERED};
 use crate::sched::{self, RtRef};
 
@@ -64,6 +63,9 @@ pub struct Sleep {
     rt: RtRef,
     deadline: Instant,
     registered: bool,
+    /// The deadline lies beyond the wheel's span: it was linked at the far end and must be
+    /// re-armed when that fires.
+    clamped: bool,
     entry: TimerEntry,
 }
 
@@ -73,6 +75,7 @@ impl Sleep {
             rt,
             deadline,
             registered: false,
+            clamped: false,
             entry: TimerEntry::new(),
         }
     }
@@ -111,20 +114,22 @@ impl Sleep {
                 // SAFETY: the entry is pinned inside `self` and alive.
                 unsafe { time.deregister(entry) };
                 self.entry.set_state(FIRED);
-                return;
+                return false;
             }
             let when = time.clock.deadline_to_tick(deadline);
             // SAFETY: the entry is pinned inside this `Sleep` (we are `!Unpin`) and `Drop`
             // deregisters it before it goes away.
-            match unsafe { time.register(entry, when) } {
-                Registered::WaitingUnpark => s.driver.unpark(),
-                Registered::Waiting | Registered::Expired => {}
+            let r = unsafe { time.register(entry, when) };
+            if r.unpark {
+                s.driver.unpark();
             }
+            r.clamped
         });
-        if registered.is_none() {
+        match registered {
+            Some(clamped) => self.clamped = clamped,
             // The runtime is gone: nothing will ever fire this timer; complete now rather than
             // hang.
-            self.entry.set_state(FIRED);
+            None => self.entry.set_state(FIRED),
         }
         self.registered = true;
     }
@@ -134,18 +139,24 @@ impl Sleep {
     pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: we never move out of the pinned fields.
         let me = unsafe { self.get_unchecked_mut() };
-        if me.entry.state() == FIRED {
-            return Poll::Ready(());
+        if me.entry.state() != FIRED {
+            me.entry.waker.register(cx.waker());
+            if !me.registered {
+                me.register();
+            }
+            if me.entry.state() != FIRED {
+                return Poll::Pending;
+            }
         }
-        me.entry.waker.register(cx.waker());
-        if !me.registered {
+        if me.clamped {
+            // Fired at the wheel's far end, before the real deadline: re-arm.
+            me.entry.waker.register(cx.waker());
             me.register();
+            if me.entry.state() != FIRED {
+                return Poll::Pending;
+            }
         }
-        if me.entry.state() == FIRED {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        Poll::Ready(())
     }
 }
 

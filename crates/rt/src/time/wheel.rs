@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 
 use spectrum_sync::linked_list::LinkedList;
 
-use super::clock::MAX_TICK;
+use super::clock::WHEEL_SPAN;
 use super::entry::{EntryLink, TimerEntry};
 
 const LEVELS: usize = 6;
@@ -38,6 +38,17 @@ struct Level {
     level: u32,
     occupied: u64,
     slots: [LinkedList<EntryLink>; SLOTS],
+}
+
+/// Outcome of [`Wheel::insert`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Insert {
+    /// Linked at its deadline.
+    Linked,
+    /// Linked at the wheel's far end, before its deadline: re-arm when it fires.
+    Clamped,
+    /// The deadline has passed; nothing was linked.
+    Elapsed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,23 +96,29 @@ impl Wheel {
         self.len
     }
 
-    /// Links `entry` to fire at tick `when`. Returns `false` (linking nothing) if `when` has
-    /// already been processed: the caller treats the timer as expired.
+    /// Links `entry` to fire at tick `when` (or at the wheel's far end, if `when` lies beyond
+    /// its span; see `Insert::Clamped`).
     ///
     /// # Safety
     /// `entry` must be live, pinned and not linked, and stay so until removed or returned.
-    pub(crate) unsafe fn insert(&mut self, entry: NonNull<TimerEntry>, when: u64) -> bool {
+    pub(crate) unsafe fn insert(&mut self, entry: NonNull<TimerEntry>, when: u64) -> Insert {
         if when <= self.elapsed {
-            return false;
+            return Insert::Elapsed;
         }
-        let when = when.min(MAX_TICK);
+        let far_end = self.elapsed + WHEEL_SPAN - 1;
+        let clamped = when > far_end;
+        let when = when.min(far_end);
         // SAFETY: under the wheel lock (we have `&mut self`), the entry is ours to write.
         unsafe {
             entry.as_ref().when.with_mut(|p| *p = when);
         }
         self.link(entry, when);
         self.len += 1;
-        true
+        if clamped {
+            Insert::Clamped
+        } else {
+            Insert::Linked
+        }
     }
 
     fn link(&mut self, entry: NonNull<TimerEntry>, when: u64) {
@@ -257,6 +274,8 @@ impl std::fmt::Debug for Wheel {
 mod tests {
     use super::*;
 
+    // Boxed so each entry has a stable address however the vector grows.
+    #[allow(clippy::vec_box)]
     fn entries(n: usize) -> Vec<Box<TimerEntry>> {
         (0..n).map(|_| Box::new(TimerEntry::new())).collect()
     }
@@ -272,12 +291,23 @@ mod tests {
 
     #[test]
     fn fires_in_deadline_order_across_levels() {
-        let deadlines = [5u64, 63, 64, 65, 4095, 4096, 300_000, 1, 1_000_000_000];
+        let deadlines = [
+            5u64,
+            63,
+            64,
+            65,
+            4095,
+            4096,
+            300_000,
+            1,
+            1_000_000_000,
+            60_000_000_000,
+        ];
         let es = entries(deadlines.len());
         let mut w = Wheel::new();
         for (e, &d) in es.iter().zip(&deadlines) {
             // SAFETY: boxed, live for the test, unlinked.
-            assert!(unsafe { w.insert(NonNull::from(&**e), d) });
+            assert_eq!(unsafe { w.insert(NonNull::from(&**e), d) }, Insert::Linked);
         }
         assert_eq!(w.next_expiration_tick(), Some(1));
         let mut fired = Vec::new();
@@ -291,8 +321,29 @@ mod tests {
         let mut sorted = deadlines.to_vec();
         sorted.sort_unstable();
         assert_eq!(fired, sorted);
-        assert_eq!(now, 1_000_000_000);
+        assert_eq!(now, 60_000_000_000);
         assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn deadlines_beyond_the_span_are_clamped_relative_to_now() {
+        let es = entries(2);
+        let mut w = Wheel::new();
+        let _ = w.poll(1_000_000);
+        // SAFETY: boxed, live, unlinked.
+        let r = unsafe { w.insert(NonNull::from(&*es[0]), 1_000_000 + WHEEL_SPAN * 3) };
+        assert_eq!(r, Insert::Clamped);
+        let far_end = 1_000_000 + WHEEL_SPAN - 1;
+        // It may cascade through intermediate expirations, but is returned exactly at the far end.
+        loop {
+            let next = w.next_expiration_tick().unwrap();
+            assert!(next <= far_end);
+            if let Some(e) = w.poll(next) {
+                assert_eq!(e, NonNull::from(&*es[0]));
+                assert_eq!(next, far_end);
+                break;
+            }
+        }
     }
 
     #[test]
@@ -301,15 +352,16 @@ mod tests {
         let mut w = Wheel::new();
         // SAFETY: boxed, live, unlinked.
         unsafe {
-            assert!(w.insert(NonNull::from(&*es[0]), 10));
-            assert!(w.insert(NonNull::from(&*es[1]), 5000));
-            assert!(w.insert(NonNull::from(&*es[2]), 10));
+            assert_eq!(w.insert(NonNull::from(&*es[0]), 10), Insert::Linked);
+            assert_eq!(w.insert(NonNull::from(&*es[1]), 5000), Insert::Linked);
+            assert_eq!(w.insert(NonNull::from(&*es[2]), 10), Insert::Linked);
             w.remove(NonNull::from(&*es[0]));
             w.remove(NonNull::from(&*es[1]));
         }
         assert_eq!(drain_until(&mut w, 10_000), vec![10]);
         // SAFETY: as above.
-        assert!(!unsafe { w.insert(NonNull::from(&*es[0]), 9_999) });
+        let r = unsafe { w.insert(NonNull::from(&*es[0]), 9_999) };
+        assert_eq!(r, Insert::Elapsed);
         assert_eq!(w.len(), 0);
     }
 
@@ -319,8 +371,8 @@ mod tests {
         let mut w = Wheel::new();
         // SAFETY: boxed, live, unlinked.
         unsafe {
-            assert!(w.insert(NonNull::from(&*es[0]), 3));
-            assert!(w.insert(NonNull::from(&*es[1]), 3));
+            assert_eq!(w.insert(NonNull::from(&*es[0]), 3), Insert::Linked);
+            assert_eq!(w.insert(NonNull::from(&*es[1]), 3), Insert::Linked);
         }
         let first = w.poll(3).unwrap();
         let second = if first == NonNull::from(&*es[0]) {
@@ -351,7 +403,7 @@ mod tests {
         for (i, e) in es.iter().enumerate() {
             let d = now + 1 + rand() % 200_000;
             // SAFETY: boxed, live, unlinked.
-            assert!(unsafe { w.insert(NonNull::from(&**e), d) });
+            assert_eq!(unsafe { w.insert(NonNull::from(&**e), d) }, Insert::Linked);
             expected.push(d);
             if i % 100 == 99 {
                 now += rand() % 1000;

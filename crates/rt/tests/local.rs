@@ -1,0 +1,104 @@
+//! Pinned tasks: `spawn_local` and `spawn_pinned` never leave their thread.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use spectrum_rt::{time, Runtime};
+
+#[test]
+fn spawn_local_runs_not_send_futures_on_the_spawning_thread() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let outer = rt.handle().spawn_pinned(|| async {
+        let here = std::thread::current().id();
+        let counter = Rc::new(Cell::new(0));
+        let mut hs = Vec::new();
+        for _ in 0..100 {
+            let c = counter.clone();
+            hs.push(spectrum_rt::spawn_local(async move {
+                for _ in 0..5 {
+                    time::sleep(Duration::from_millis(1)).await;
+                    spectrum_rt::yield_now().await;
+                    c.set(c.get() + 1);
+                    assert_eq!(std::thread::current().id(), here);
+                }
+                std::thread::current().id()
+            }));
+        }
+        for h in hs {
+            assert_eq!(h.await.unwrap(), here);
+        }
+        counter.get()
+    });
+    assert_eq!(rt.block_on(outer).unwrap(), 500);
+}
+
+#[test]
+#[should_panic(expected = "must be called on a Spectrum worker thread")]
+fn spawn_local_off_a_worker_panics_clearly() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(async {
+        drop(spectrum_rt::spawn_local(async {}));
+    });
+}
+
+#[test]
+fn spawn_pinned_builds_the_future_on_its_worker_and_stays_there() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let hs: Vec<_> = (0..20)
+        .map(|_| {
+            rt.handle().spawn_pinned(|| {
+                let home = std::thread::current().id();
+                let not_send = Rc::new(home);
+                async move {
+                    for _ in 0..3 {
+                        time::sleep(Duration::from_millis(1)).await;
+                        assert_eq!(std::thread::current().id(), *not_send);
+                    }
+                    std::thread::current().name().map(str::to_owned)
+                }
+            })
+        })
+        .collect();
+    let names: Vec<_> = rt.block_on(async {
+        let mut v = Vec::new();
+        for h in hs {
+            v.push(h.await.unwrap().unwrap());
+        }
+        v
+    });
+    // Spread round-robin over both workers.
+    assert!(names.iter().any(|n| n.ends_with("worker-0")));
+    assert!(names.iter().any(|n| n.ends_with("worker-1")));
+}
+
+#[test]
+fn pinned_tasks_are_dropped_on_their_own_thread_at_shutdown() {
+    struct CheckThread(std::thread::ThreadId, std::sync::mpsc::Sender<bool>);
+    impl Drop for CheckThread {
+        fn drop(&mut self) {
+            let _ = self.1.send(std::thread::current().id() == self.0);
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        for _ in 0..10 {
+            let tx = tx.clone();
+            rt.handle()
+                .spawn_pinned(move || {
+                    let guard = CheckThread(std::thread::current().id(), tx);
+                    async move {
+                        let _g = guard;
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .detach();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(tx);
+    let results: Vec<bool> = rx.iter().collect();
+    assert_eq!(results.len(), 10);
+    assert!(results.iter().all(|&same| same));
+}
