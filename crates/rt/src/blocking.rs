@@ -15,7 +15,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -168,7 +167,7 @@ impl BlockingPool {
 
 fn spawn_thread(shared: &Shared, id: usize) -> std::io::Result<std::thread::JoinHandle<()>> {
     let handle = sched::Handle {
-        shared: shared_arc(shared),
+        shared: shared.handle_arc(),
     };
     let mut builder =
         std::thread::Builder::new().name(format!("{}-blocking-{id}", shared.config.thread_name));
@@ -179,17 +178,6 @@ fn spawn_thread(shared: &Shared, id: usize) -> std::io::Result<std::thread::Join
         let _enter = handle.enter();
         handle.shared().blocking.run(handle.shared());
     })
-}
-
-/// An owned `Arc` for a `Shared` the caller can see.
-fn shared_arc(shared: &Shared) -> Arc<Shared> {
-    // SAFETY: every `Shared` is created by `sched::build` inside an `Arc`, and the caller holds a
-    // reference into it (so the count is at least one for the duration of this call).
-    unsafe {
-        let ptr = shared as *const Shared;
-        Arc::increment_strong_count(ptr);
-        Arc::from_raw(ptr)
-    }
 }
 
 /// Spawns `f` onto `shared`'s blocking pool.

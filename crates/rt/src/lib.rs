@@ -47,6 +47,8 @@ pub(crate) mod sched;
 #[cfg(not(loom))]
 pub mod scope;
 #[cfg(not(loom))]
+mod thread_task;
+#[cfg(not(loom))]
 pub mod time;
 #[cfg(not(loom))]
 pub mod wait;

@@ -190,6 +190,17 @@ impl Shared {
         self.coarse_ms.store(ms, Relaxed);
     }
 
+    /// An owned `Arc` to this `Shared`.
+    pub(crate) fn handle_arc(&self) -> Arc<Shared> {
+        // SAFETY: every `Shared` is created by `build` inside an `Arc`, and the caller holds a
+        // reference into it (so the count is at least one for the duration of this call).
+        unsafe {
+            let ptr = self as *const Shared;
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+
     pub(crate) fn num_workers(&self) -> usize {
         self.config.workers
     }

@@ -205,12 +205,15 @@ impl<F: Future, S: Schedule> Harness<F, S> {
         drop(current);
     }
 
-    /// `RUNNING` -> `COMPLETE`: hand the output to the join handle (or drop it), leave the
-    /// registry, and release `refs` references plus the registry's.
+    /// `RUNNING` -> `COMPLETE`: leave the registry, hand the output to the join handle (or drop
+    /// it), and release `refs` references plus the registry's.
     fn complete(&self, refs: usize) {
         let snapshot = self.header().state.transition_to_complete();
-        self.notify_join(snapshot);
+        // Leave the registry before waking the joiner, so a task whose handle has resolved is
+        // never still listed as live (leak checks rely on it). Our own reference keeps the task
+        // alive until the end of this function.
         let released = self.scheduler().release(self.raw());
+        self.notify_join(snapshot);
         let count = refs + usize::from(released);
         if count > 0 && self.header().state.transition_to_terminal(count) {
             // SAFETY: that was the last reference.

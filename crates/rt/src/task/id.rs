@@ -79,6 +79,8 @@ pub enum TaskKind {
     Local,
     /// A closure on the blocking pool (`spawn_blocking`).
     Blocking,
+    /// A closure on its own OS thread (`task::Builder::spawn_thread`).
+    Thread,
 }
 
 #[cfg(all(test, not(loom)))]

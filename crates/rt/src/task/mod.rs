@@ -55,6 +55,8 @@ mod waker;
 use std::fmt;
 use std::marker::PhantomData;
 
+#[cfg(not(loom))]
+pub use crate::thread_task::live_global_threads;
 pub use error::{JoinError, PanicPayload};
 pub use id::{TaskId, TaskKind};
 pub use join::{AbortHandle, JoinHandle};

@@ -104,6 +104,7 @@ where
 #[must_use]
 pub struct Builder {
     name: Option<Box<str>>,
+    stack_size: Option<usize>,
 }
 
 impl Builder {
@@ -134,6 +135,31 @@ impl Builder {
             Some(s) => s.spawn(future, self.name, location),
             None => no_runtime("spawn"),
         })
+    }
+
+    /// Stack size for [`spawn_thread`](Self::spawn_thread) (the OS default otherwise).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on a new, dedicated OS thread, as a task: it gets a `JoinHandle` like any other
+    /// (a panic arrives as `JoinError::Panicked`), and it is listed with the runtime's tasks when
+    /// one is entered (kind `Thread`). A running thread cannot be cancelled by force; cancelling
+    /// its handle only marks it (use a `CancelToken` for cooperative cancellation).
+    ///
+    /// ```
+    /// use spectrum_rt::Wait;
+    /// let h = spectrum_rt::task::Builder::new().name("crunch").spawn_thread(|| 6 * 7);
+    /// assert_eq!(h.wait().unwrap(), 42);
+    /// ```
+    #[track_caller]
+    pub fn spawn_thread<F, R>(self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        crate::thread_task::spawn_thread(f, self.name, self.stack_size, Location::caller())
     }
 
     /// Spawns with an explicit spawn site (for wrappers that record their own caller).
