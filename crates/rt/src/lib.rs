@@ -40,6 +40,10 @@ pub mod io;
 pub mod leak;
 #[cfg(not(loom))]
 pub mod net;
+/// Under loom only the run queue of the scheduler is compiled (and model-checked).
+#[cfg(loom)]
+#[path = "sched/queue.rs"]
+pub(crate) mod queue;
 #[cfg(not(loom))]
 pub mod runtime;
 #[cfg(not(loom))]

@@ -136,7 +136,7 @@ impl CancelToken {
     /// A new root token that cancels itself `timeout` from now (on the runtime's clock if one is
     /// entered, so a paused test clock applies).
     pub fn with_timeout(timeout: Duration) -> CancelToken {
-        Self::with_deadline(crate::time::sleep_deadline_after(timeout))
+        Self::with_deadline(after(timeout))
     }
 
     fn make(parent: Option<&CancelToken>, deadline: Option<Instant>) -> CancelToken {
@@ -184,7 +184,7 @@ impl CancelToken {
 
     /// A child token whose deadline is `timeout` from now (or the parent's, if earlier).
     pub fn child_with_timeout(&self, timeout: Duration) -> CancelToken {
-        self.child_with_deadline(crate::time::sleep_deadline_after(timeout))
+        self.child_with_deadline(after(timeout))
     }
 
     /// Cancels with cause "cancellation requested". Returns `true` if this call cancelled it.
@@ -210,7 +210,7 @@ impl CancelToken {
 
     fn check_deadline(&self) -> bool {
         match self.node.deadline {
-            Some(d) if crate::time::clock_now() >= d => {
+            Some(d) if now() >= d => {
                 cancel_node(&self.node, CancelCause::deadline_exceeded());
                 true
             }
@@ -254,6 +254,7 @@ impl CancelToken {
         Cancelled {
             token: self.clone(),
             key: None,
+            #[cfg(not(loom))]
             sleep: None,
         }
     }
@@ -281,13 +282,34 @@ impl CancelToken {
 
     /// The token of the scope the current task runs in, if any.
     pub fn current() -> Option<CancelToken> {
-        crate::scope::current_token()
+        #[cfg(not(loom))]
+        let token = crate::scope::current_token();
+        #[cfg(loom)]
+        let token = None;
+        token
     }
 
     /// Number of live children (for tests and diagnostics).
     pub fn num_children(&self) -> usize {
         self.node.state.lock().children.len()
     }
+}
+
+/// Now, on the entered runtime's clock (so a paused test clock applies).
+fn now() -> Instant {
+    #[cfg(not(loom))]
+    let now = crate::time::clock_now();
+    #[cfg(loom)]
+    let now = Instant::now();
+    now
+}
+
+fn after(timeout: Duration) -> Instant {
+    #[cfg(not(loom))]
+    let at = crate::time::sleep_deadline_after(timeout);
+    #[cfg(loom)]
+    let at = Instant::now() + timeout;
+    at
 }
 
 impl State {
@@ -359,6 +381,7 @@ impl fmt::Debug for CancelToken {
 pub struct Cancelled {
     token: CancelToken,
     key: Option<usize>,
+    #[cfg(not(loom))]
     sleep: Option<Pin<Box<crate::time::Sleep>>>,
 }
 
@@ -383,6 +406,7 @@ impl Future for Cancelled {
                 None => this.key = Some(state.waiters.insert(cx.waker().clone())),
             }
         }
+        #[cfg(not(loom))]
         if let Some(deadline) = this.token.node.deadline {
             if this.sleep.is_none() && crate::sched::with_current(|s| s.is_some()) {
                 this.sleep = Some(Box::pin(crate::time::sleep_until(deadline)));
@@ -477,5 +501,68 @@ mod tests {
         assert!(chain.last().unwrap().is_cancelled());
         // Drop from the leaf up so node drops do not recurse either.
         while chain.pop().is_some() {}
+    }
+}
+
+/// The token tree under loom: cancel racing child creation, waiter registration and another
+/// cancel. This is the cancellation protocol every scope is built on.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use spectrum_sync::thread;
+
+    /// A child created while the parent is being cancelled always ends up cancelled.
+    #[test]
+    fn child_created_during_cancel_is_cancelled() {
+        spectrum_sync::model(|| {
+            let parent = CancelToken::new();
+            let p2 = parent.clone();
+            let t = thread::spawn(move || p2.child());
+            parent.cancel_with(CancelCause::new("stop"));
+            let child = t.join().unwrap();
+            assert!(child.is_cancelled());
+            assert_eq!(
+                child.cause().unwrap().kind(),
+                super::super::CauseKind::ParentCancelled
+            );
+        });
+    }
+
+    /// A waiter registering while the token is cancelled is never left sleeping.
+    #[test]
+    fn no_lost_wakeup_for_waiters() {
+        spectrum_sync::model(|| {
+            let token = CancelToken::new();
+            let t2 = token.clone();
+            let canceller = thread::spawn(move || {
+                t2.cancel();
+            });
+            let cause = loom::future::block_on(token.cancelled());
+            assert_eq!(cause.kind(), super::super::CauseKind::Requested);
+            canceller.join().unwrap();
+        });
+    }
+
+    /// Two cancels with different causes: exactly one wins, and the whole tree agrees on it.
+    #[test]
+    fn exactly_one_cause_wins() {
+        spectrum_sync::model(|| {
+            let root = CancelToken::new();
+            let child = root.child();
+            let r2 = root.clone();
+            let t = thread::spawn(move || r2.cancel_with(CancelCause::new("a")));
+            let won_b = root.cancel_with(CancelCause::new("b"));
+            let won_a = t.join().unwrap();
+            assert!(
+                won_a ^ won_b,
+                "exactly one cancel reports that it cancelled"
+            );
+            let cause = root.cause().unwrap().to_string();
+            assert_eq!(cause, if won_a { "a" } else { "b" });
+            assert_eq!(
+                child.cause().unwrap().to_string(),
+                format!("parent cancelled: {cause}")
+            );
+        });
     }
 }

@@ -403,3 +403,142 @@ mod tests {
         assert_eq!(a.pop(), Some(5));
     }
 }
+
+/// Model-checked with loom: `RUSTFLAGS="--cfg loom" cargo test -p spectrum-rt --release --lib`.
+/// The ring has 4 slots under loom, so wrap-around and overflow happen in tiny models.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use spectrum_sync::{thread, Arc, Mutex};
+
+    #[derive(Default)]
+    struct Spill(Mutex<Vec<u32>>);
+    impl Overflow<u32> for Spill {
+        fn push_batch(&self, batch: impl Iterator<Item = u32>) {
+            self.0.lock().extend(batch);
+        }
+    }
+
+    fn assert_each_once(mut all: Vec<u32>, n: u32) {
+        all.sort_unstable();
+        assert_eq!(all, (0..n).collect::<Vec<_>>(), "every value exactly once");
+    }
+
+    /// The owner pushes and pops while a thief steals: nothing lost, nothing doubled.
+    #[test]
+    fn push_pop_and_steal() {
+        spectrum_sync::model(|| {
+            let (mut owner, steal) = local::<u32>();
+            let spill = Arc::new(Spill::default());
+            let thief = thread::spawn(move || {
+                let (mut mine, _) = local::<u32>();
+                let mut got = Vec::new();
+                if let Some(v) = steal.steal_into(&mut mine) {
+                    got.push(v);
+                }
+                while let Some(v) = mine.pop() {
+                    got.push(v);
+                }
+                got
+            });
+            let mut got = Vec::new();
+            for v in 0..3 {
+                owner.push_back_or_overflow(v, &*spill);
+            }
+            if let Some(v) = owner.pop() {
+                got.push(v);
+            }
+            got.extend(thief.join().unwrap());
+            while let Some(v) = owner.pop() {
+                got.push(v);
+            }
+            got.extend(spill.0.lock().drain(..));
+            assert_each_once(got, 3);
+        });
+    }
+
+    /// Pushing past capacity moves half the ring to the overflow, racing a thief.
+    #[test]
+    fn overflow_while_stealing() {
+        spectrum_sync::model(|| {
+            let (mut owner, steal) = local::<u32>();
+            let spill = Arc::new(Spill::default());
+            // Fill the ring first (capacity 4 under loom).
+            for v in 0..4 {
+                owner.push_back_or_overflow(v, &*spill);
+            }
+            let thief = thread::spawn(move || {
+                let (mut mine, _) = local::<u32>();
+                let mut got = Vec::new();
+                if let Some(v) = steal.steal_into(&mut mine) {
+                    got.push(v);
+                }
+                while let Some(v) = mine.pop() {
+                    got.push(v);
+                }
+                got
+            });
+            owner.push_back_or_overflow(4, &*spill);
+            owner.push_back_or_overflow(5, &*spill);
+            let mut got = thief.join().unwrap();
+            while let Some(v) = owner.pop() {
+                got.push(v);
+            }
+            got.extend(spill.0.lock().drain(..));
+            assert_each_once(got, 6);
+        });
+    }
+
+    /// The last value: either the owner pops it or the thief steals it, never both.
+    #[test]
+    fn pop_races_steal_for_the_last_value() {
+        spectrum_sync::model(|| {
+            let (mut owner, steal) = local::<u32>();
+            let spill = Spill::default();
+            owner.push_back_or_overflow(7, &spill);
+            let thief = thread::spawn(move || {
+                let (mut mine, _) = local::<u32>();
+                steal.steal_into(&mut mine)
+            });
+            let mine = owner.pop();
+            let theirs = thief.join().unwrap();
+            assert_eq!(mine.is_some() as u8 + theirs.is_some() as u8, 1);
+        });
+    }
+
+    /// Two thieves at once: one backs off while the other's steal is in progress.
+    #[test]
+    fn two_thieves() {
+        spectrum_sync::model(|| {
+            let (mut owner, steal) = local::<u32>();
+            let spill = Spill::default();
+            for v in 0..4 {
+                owner.push_back_or_overflow(v, &spill);
+            }
+            let thieves: Vec<_> = (0..2)
+                .map(|_| {
+                    let steal = steal.clone();
+                    thread::spawn(move || {
+                        let (mut mine, _) = local::<u32>();
+                        let mut got = Vec::new();
+                        if let Some(v) = steal.steal_into(&mut mine) {
+                            got.push(v);
+                        }
+                        while let Some(v) = mine.pop() {
+                            got.push(v);
+                        }
+                        got
+                    })
+                })
+                .collect();
+            let mut got: Vec<u32> = thieves
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect();
+            while let Some(v) = owner.pop() {
+                got.push(v);
+            }
+            assert_each_once(got, 4);
+        });
+    }
+}

@@ -46,6 +46,8 @@ mod harness;
 mod id;
 mod join;
 mod list;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod raw;
 #[cfg(not(loom))]
 mod spawn;
