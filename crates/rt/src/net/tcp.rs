@@ -272,7 +272,8 @@ fn poll_read(
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
-    io.poll_io(cx, Direction::Read, true, |mut s| s.read(buf))
+    let len = buf.len();
+    io.poll_transfer(cx, Direction::Read, len, |mut s| s.read(buf))
 }
 
 fn poll_write(
@@ -280,7 +281,7 @@ fn poll_write(
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
-    io.poll_io(cx, Direction::Write, true, |mut s| s.write(buf))
+    io.poll_transfer(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
 }
 
 impl AsyncRead for TcpStream {
