@@ -11,10 +11,9 @@
 //! runtime in a fresh child process and read `VmRSS`.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
@@ -381,30 +380,27 @@ fn fmt_unit(w: &dyn Workload, d: Duration) -> String {
 }
 
 fn run_row(w: &dyn Workload, flavor: Flavor, reps: usize, only: Option<&str>) {
-    match only {
-        // Profiling aid: run just one side, print its median.
-        Some(side) => {
-            let mut v = Vec::new();
-            if side == "spectrum" {
-                let rt = flavor.spectrum();
-                for _ in 0..reps {
-                    v.push(w.spectrum(&rt));
-                }
-            } else {
-                let rt = flavor.tokio();
-                for _ in 0..reps {
-                    v.push(w.tokio(&rt));
-                }
+    // Profiling aid: run just one side, print its median.
+    if let Some(side) = only {
+        let mut v = Vec::new();
+        if side == "spectrum" {
+            let rt = flavor.spectrum();
+            for _ in 0..reps {
+                v.push(w.spectrum(&rt));
             }
-            println!(
-                "| {:<44} | {:<31} | {side}: {} |",
-                w.name(),
-                flavor.label(),
-                fmt_unit(w, median(v))
-            );
-            return;
+        } else {
+            let rt = flavor.tokio();
+            for _ in 0..reps {
+                v.push(w.tokio(&rt));
+            }
         }
-        None => {}
+        println!(
+            "| {:<44} | {:<31} | {side}: {} |",
+            w.name(),
+            flavor.label(),
+            fmt_unit(w, median(v))
+        );
+        return;
     }
     let srt = flavor.spectrum();
     let trt = flavor.tokio();
@@ -578,7 +574,3 @@ fn main() {
         memory_row(1_000_000 / scale as usize);
     }
 }
-
-// Silence the lint for the unused helper under some filters.
-#[allow(dead_code)]
-fn _assert_send<T: Send>(_: Pin<Box<T>>, _: &mut Context<'_>) {}
