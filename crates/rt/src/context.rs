@@ -1,36 +1,89 @@
-//! Per-thread context: which task is being polled right now.
+//! Per-thread context: one thread-local for everything the hot paths ask about the current thread.
+//!
+//! Spawning, waking and polling each need to know which runtime the thread has entered, whether
+//! it is one of that runtime's workers, which task is being polled, how much coop budget is left
+//! and where the next task id comes from. Keeping all of it in one `thread_local!` (const
+//! initialised, no destructor, so each access is a plain offset from the thread pointer) lets a
+//! spawn look everything up once.
 
 use std::cell::Cell;
 use std::ptr::NonNull;
 
 use crate::task::{Header, TaskId};
 
-thread_local! {
-    static CURRENT_TASK: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
+pub(crate) struct Context {
+    /// The task being polled on this thread.
+    pub(crate) current_task: Cell<Option<NonNull<Header>>>,
+    /// Coop budget left in the current task poll (`None`: unlimited, not in a task).
+    pub(crate) budget: Cell<Option<u8>>,
+    /// The runtime this thread has entered: a `*const sched::Shared`, type-erased so that this
+    /// module also builds under loom, where the scheduler does not.
+    pub(crate) runtime: Cell<*const ()>,
+    /// This thread's worker context if it is a runtime worker: a `*const sched::WorkerCx`.
+    pub(crate) worker: Cell<*const ()>,
+    /// The thread's block of task ids: next and end.
+    pub(crate) ids: Cell<(u64, u64)>,
 }
 
-/// Marks a task as the one being polled on this thread (and gives it a fresh coop budget through
-/// the poll it wraps); restores the previous one on drop, so nested `block_on` polls nest.
-pub(crate) struct CurrentTask(Option<NonNull<Header>>);
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            current_task: Cell::new(None),
+            budget: Cell::new(None),
+            runtime: Cell::new(std::ptr::null()),
+            worker: Cell::new(std::ptr::null()),
+            ids: Cell::new((0, 0)),
+        }
+    };
+}
 
-impl CurrentTask {
-    pub(crate) fn enter(task: NonNull<Header>) -> CurrentTask {
-        CurrentTask(CURRENT_TASK.with(|c| c.replace(Some(task))))
+/// Runs `f` with this thread's context.
+#[inline]
+pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
+    CONTEXT.with(f)
+}
+
+impl Context {
+    /// The id of the task being polled, if any.
+    pub(crate) fn task_id(&self) -> Option<TaskId> {
+        // SAFETY: the pointer is set only for the duration of a task's poll (or cancellation),
+        // during which the poller holds a reference.
+        self.current_task.get().map(|p| unsafe { p.as_ref() }.id)
     }
 }
 
-impl Drop for CurrentTask {
+/// Marks a task as the one being polled on this thread and gives it a fresh coop budget; both
+/// are restored on drop, so nested polls (a `block_on` inside a task) nest.
+pub(crate) struct EnterTask {
+    prev_task: Option<NonNull<Header>>,
+    prev_budget: Option<u8>,
+}
+
+impl EnterTask {
+    #[inline]
+    pub(crate) fn enter(task: NonNull<Header>) -> EnterTask {
+        with(|cx| EnterTask {
+            prev_task: cx.current_task.replace(Some(task)),
+            prev_budget: cx.budget.replace(crate::coop::initial_budget()),
+        })
+    }
+}
+
+impl Drop for EnterTask {
+    #[inline]
     fn drop(&mut self) {
-        CURRENT_TASK.with(|c| c.set(self.0));
+        with(|cx| {
+            cx.current_task.set(self.prev_task);
+            cx.budget.set(self.prev_budget);
+        });
     }
 }
 
 /// Runs `f` with the header of the task being polled on this thread, if any.
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
-    CURRENT_TASK.with(|c| {
-        // SAFETY: the pointer is set only for the duration of the task's poll (or cancellation),
-        // during which the poller holds a reference.
-        f(c.get().map(|p| unsafe { p.as_ref() }))
+    with(|cx| {
+        // SAFETY: see `Context::task_id`.
+        f(cx.current_task.get().map(|p| unsafe { p.as_ref() }))
     })
 }
 
@@ -44,5 +97,5 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
 /// # });
 /// ```
 pub fn task_id() -> Option<TaskId> {
-    with_current_task(|t| t.map(|h| h.id))
+    with(Context::task_id)
 }

@@ -7,7 +7,6 @@
 //! run. Outside a Spectrum task the budget is unlimited, so primitives also work under other
 //! executors.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,31 +14,16 @@ use std::task::{Context, Poll};
 /// Operations per task poll before a forced yield (tokio's value).
 pub(crate) const INITIAL_BUDGET: u8 = 128;
 
-thread_local! {
-    static BUDGET: Cell<Option<u8>> = const { Cell::new(None) };
-}
-
-/// Runs `f` with a fresh budget (one task poll), restoring the previous budget afterwards.
-///
-/// Under loom the budget is off: loom runs its threads on one OS thread, so a `thread_local!`
-/// would leak between model threads and make executions non-deterministic.
-#[cfg(loom)]
-pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-/// Runs `f` with a fresh budget (one task poll), restoring the previous budget afterwards.
-#[cfg(not(loom))]
-pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset(Option<u8>);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            BUDGET.with(|b| b.set(self.0));
-        }
+/// The budget a task poll starts with. Under loom the budget is off (`None`): loom runs its
+/// threads on one OS thread, so a thread-local budget would leak between model threads and make
+/// executions non-deterministic.
+#[inline]
+pub(crate) fn initial_budget() -> Option<u8> {
+    if cfg!(loom) {
+        None
+    } else {
+        Some(INITIAL_BUDGET)
     }
-    let prev = BUDGET.with(|b| b.replace(Some(INITIAL_BUDGET)));
-    let _reset = Reset(prev);
-    f()
 }
 
 /// Charges one unit of budget, or returns `Pending` (having woken the task) when it is spent.
@@ -49,14 +33,14 @@ pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
 /// guard drops (an operation that returns `Pending` costs nothing).
 #[inline]
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
-    BUDGET.with(|b| match b.get() {
+    crate::context::with(|c| match c.budget.get() {
         None => Poll::Ready(RestoreOnPending(None)),
         Some(0) => {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
         Some(n) => {
-            b.set(Some(n - 1));
+            c.budget.set(Some(n - 1));
             Poll::Ready(RestoreOnPending(Some(n)))
         }
     })
@@ -79,14 +63,14 @@ impl Drop for RestoreOnPending {
     #[inline]
     fn drop(&mut self) {
         if let Some(n) = self.0 {
-            BUDGET.with(|b| b.set(Some(n)));
+            crate::context::with(|c| c.budget.set(Some(n)));
         }
     }
 }
 
 /// True if the current task still has budget (always true outside a Spectrum task).
 pub fn has_budget_remaining() -> bool {
-    BUDGET.with(|b| b.get() != Some(0))
+    crate::context::with(|c| c.budget.get() != Some(0))
 }
 
 /// Charges one unit of budget, yielding first if it is spent: call it in long loops of work that
@@ -115,6 +99,11 @@ mod tests {
 
     #[test]
     fn budget_runs_out_and_refunds_on_pending() {
+        fn with_budget(f: impl FnOnce()) {
+            let prev = crate::context::with(|c| c.budget.replace(Some(INITIAL_BUDGET)));
+            f();
+            crate::context::with(|c| c.budget.set(prev));
+        }
         let mut cx = Context::from_waker(Waker::noop());
         with_budget(|| {
             for _ in 0..INITIAL_BUDGET {
@@ -135,7 +124,10 @@ mod tests {
                 Poll::Pending => unreachable!(),
             };
             drop(g); // refunded
-            assert_eq!(BUDGET.with(|b| b.get()), Some(INITIAL_BUDGET));
+            assert_eq!(
+                crate::context::with(|c| c.budget.get()),
+                Some(INITIAL_BUDGET)
+            );
         });
     }
 }

@@ -262,10 +262,13 @@ fn shielded_cleanup_runs_after_cancellation_and_is_joined() {
             }
         }
         let e = scope(|s| async move {
-            s.spawn(async move {
+            // Wait until the connection exists, so its cancellation has something to clean up.
+            s.start(|ready| async move {
                 let _conn = Conn(c);
+                ready.send(());
                 pending::<Result<(), io::Error>>().await
-            })?;
+            })
+            .await?;
             s.spawn(async { Err::<(), _>(err("trigger")) })?;
             Ok::<_, BoxError>(())
         })

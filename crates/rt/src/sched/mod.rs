@@ -41,7 +41,6 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +51,7 @@ pub(crate) use anchor::RtRef;
 pub(crate) use worker::{block_in_place, current_worker_index, is_worker_thread};
 
 use crate::blocking::BlockingPool;
+use crate::context;
 use crate::driver::{Driver, DriverHandle};
 use crate::runtime::{Config, Diagnostic, UnhandledPanic};
 use crate::task::{
@@ -105,20 +105,17 @@ pub(crate) struct Remote {
     pub(crate) blocked: AtomicBool,
 }
 
-thread_local! {
-    /// The runtime this thread has entered (workers, blocking threads, `block_on`, `enter`).
-    static CURRENT: Cell<Option<NonNull<Shared>>> = const { Cell::new(None) };
-}
-
 /// Restores the previously entered runtime on drop.
 pub(crate) struct EnterGuard {
-    prev: Option<NonNull<Shared>>,
+    prev: *const (),
     _handle: Handle,
 }
 
+/// Enters `handle`'s runtime on this thread (the thread context's `runtime` pointer) until the
+/// guard drops; the guard's `Handle` keeps the `Shared` alive meanwhile.
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    let ptr = NonNull::from(&*handle.shared);
-    let prev = CURRENT.with(|c| c.replace(Some(ptr)));
+    let ptr = Arc::as_ptr(&handle.shared) as *const ();
+    let prev = context::with(|c| c.runtime.replace(ptr));
     EnterGuard {
         prev,
         _handle: handle,
@@ -127,17 +124,23 @@ pub(crate) fn enter(handle: Handle) -> EnterGuard {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.prev));
+        context::with(|c| c.runtime.set(self.prev));
     }
 }
 
+/// The runtime recorded in a thread context.
+#[inline]
+pub(crate) fn runtime_of(cx: &context::Context) -> Option<&Shared> {
+    let ptr = cx.runtime.get() as *const Shared;
+    // SAFETY: the pointer is set by an `EnterGuard` (workers hold one too) that keeps an `Arc` to
+    // the `Shared` alive for as long as it is set, and only `Shared` pointers are stored there.
+    unsafe { ptr.as_ref() }
+}
+
 /// Runs `f` with the runtime this thread has entered.
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Shared>) -> R) -> R {
-    CURRENT.with(|c| {
-        // SAFETY: the pointer is set by an `EnterGuard` (or a worker) that keeps an `Arc` to the
-        // `Shared` alive for as long as it is set.
-        f(c.get().map(|p| unsafe { p.as_ref() }))
-    })
+    context::with(|c| f(runtime_of(c)))
 }
 
 /// The entered runtime's reference, or a clear panic naming `what` needed it.
@@ -156,10 +159,9 @@ pub(crate) fn current_rt_or_panic(what: &str) -> RtRef {
 /// from any other thread. `None` once the runtime has shut down.
 #[inline]
 pub(crate) fn with_shared<R>(rt: &RtRef, f: impl FnOnce(&Shared) -> R) -> Option<R> {
-    let own = CURRENT.with(|c| c.get());
-    if let Some(ptr) = own {
-        // SAFETY: see `with_current`.
-        let shared = unsafe { ptr.as_ref() };
+    let own = context::with(|c| c.runtime.get()) as *const Shared;
+    // SAFETY: see `runtime_of`.
+    if let Some(shared) = unsafe { own.as_ref() } {
         if shared.rt.same(rt) {
             return Some(f(shared));
         }
@@ -226,13 +228,44 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let meta = self.meta(name, location, TaskKind::Async);
-        let shard = current_worker_index(self).unwrap_or_else(shard_hint) as u32;
-        let (join, notified) = self
-            .registry
-            .bind(future, Sched { rt: self.rt }, meta, shard);
+        context::with(|cx| self.spawn_in(cx, future, name, location))
+    }
+
+    /// [`spawn`](Self::spawn) with the thread context already at hand: one thread-local access
+    /// per spawn for the worker, the parent task and the task id.
+    #[inline]
+    pub(crate) fn spawn_in<F>(
+        &self,
+        cx: &context::Context,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let worker = worker::worker_of(cx).filter(|w| std::ptr::eq(&*w.shared, self));
+        let meta = Meta {
+            location,
+            name,
+            parent: cx.task_id(),
+            born_ms: self.coarse_ms(),
+            kind: TaskKind::Async,
+        };
+        let shard = worker.map_or_else(shard_hint, |w| w.index) as u32;
+        let id = crate::task::TaskId::next_in(cx);
+        let (join, notified) =
+            self.registry
+                .bind_with_id(future, Sched { rt: self.rt }, meta, shard, id);
         if let Some(task) = notified {
-            self.schedule(task, false);
+            let task = match worker {
+                Some(w) => w.schedule_local(self, task, false).err(),
+                None => Some(task),
+            };
+            if let Some(task) = task {
+                self.schedule_remote(task);
+            }
         }
         join
     }
@@ -450,17 +483,10 @@ impl Handle {
 
     /// The handle of the runtime this thread has entered, if any.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        CURRENT.with(|c| match c.get() {
-            Some(ptr) => {
-                // SAFETY: the pointer is `Arc::as_ptr` of a `Shared` kept alive by whoever entered
-                // (see `with_current`); we add a strong count for the new handle.
-                unsafe {
-                    Arc::increment_strong_count(ptr.as_ptr());
-                    Ok(Handle {
-                        shared: Arc::from_raw(ptr.as_ptr()),
-                    })
-                }
-            }
+        with_current(|s| match s {
+            Some(shared) => Ok(Handle {
+                shared: shared.handle_arc(),
+            }),
             None => Err(TryCurrentError(())),
         })
     }

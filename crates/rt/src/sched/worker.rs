@@ -22,7 +22,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +48,15 @@ struct Core {
     rand: FastRand,
 }
 
+/// A single worker's private overflow queue: older tasks spilled from the ring.
+struct LocalOverflow(RefCell<VecDeque<Notified<Sched>>>);
+
+impl Overflow<Notified<Sched>> for LocalOverflow {
+    fn push_batch(&self, batch: impl Iterator<Item = Notified<Sched>>) {
+        self.0.borrow_mut().extend(batch);
+    }
+}
+
 /// A worker thread's context.
 pub(crate) struct WorkerCx {
     pub(crate) shared: Arc<Shared>,
@@ -57,21 +65,26 @@ pub(crate) struct WorkerCx {
     is_spare: bool,
     core: RefCell<Core>,
     pinned: RefCell<VecDeque<Notified<LocalSched>>>,
+    /// Where a full ring spills when this is the only worker (see `push_back`).
+    overflow: LocalOverflow,
     parker: RefCell<Parker>,
     /// True while this thread services the driver: tasks woken then go to the ring (where
     /// others can see and steal them), not the LIFO slot.
     in_driver: Cell<bool>,
 }
 
-thread_local! {
-    static WORKER: Cell<Option<NonNull<WorkerCx>>> = const { Cell::new(None) };
+/// The worker recorded in a thread context.
+#[inline]
+pub(crate) fn worker_of(cx: &crate::context::Context) -> Option<&WorkerCx> {
+    let ptr = cx.worker.get() as *const WorkerCx;
+    // SAFETY: the pointer is set by `run` for the lifetime of the worker's stack frame (and
+    // cleared before it ends), and only `WorkerCx` pointers are stored there.
+    unsafe { ptr.as_ref() }
 }
 
+#[inline]
 fn with_worker<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
-    WORKER.with(|w| {
-        // SAFETY: the pointer is set by `run` for the lifetime of the worker's stack frame.
-        f(w.get().map(|p| unsafe { p.as_ref() }))
-    })
+    crate::context::with(|c| f(worker_of(c)))
 }
 
 /// The index of the current worker if this thread is one of `shared`'s workers.
@@ -94,30 +107,9 @@ pub(crate) fn try_schedule_local(
     task: Notified<Sched>,
     is_yield: bool,
 ) -> Result<(), Notified<Sched>> {
-    with_worker(|w| {
-        let Some(w) = w.filter(|w| std::ptr::eq(&*w.shared, shared)) else {
-            return Err(task);
-        };
-        let Ok(mut core) = w.core.try_borrow_mut() else {
-            return Err(task);
-        };
-        let should_notify = if is_yield || !core.lifo_enabled || w.in_driver.get() {
-            core.run_queue.push_back_or_overflow(task, &shared.inject);
-            true
-        } else {
-            match core.lifo.replace(task) {
-                Some(prev) => {
-                    core.run_queue.push_back_or_overflow(prev, &shared.inject);
-                    true
-                }
-                None => false,
-            }
-        };
-        if should_notify && !core.is_searching && core.run_queue.len() > 0 {
-            drop(core);
-            shared.notify_parked();
-        }
-        Ok(())
+    with_worker(|w| match w.filter(|w| std::ptr::eq(&*w.shared, shared)) {
+        Some(w) => w.schedule_local(shared, task, is_yield),
+        None => Err(task),
     })
 }
 
@@ -153,7 +145,8 @@ pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
     let Some((shared, index)) = with_worker(|w| w.map(|w| (w.shared.clone(), w.index))) else {
         return f();
     };
-    // Make the LIFO task stealable.
+    // Make everything this worker holds privately stealable: the LIFO task and the
+    // single-worker overflow queue go where a spare can reach them.
     with_worker(|w| {
         if let Some(w) = w {
             if let Ok(mut core) = w.core.try_borrow_mut() {
@@ -161,6 +154,8 @@ pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
                     core.run_queue.push_back_or_overflow(t, &shared.inject);
                 }
             }
+            let spilled = std::mem::take(&mut *w.overflow.0.borrow_mut());
+            shared.inject.push_batch(spilled.into_iter());
         }
     });
     // Release: a spare that sees `blocked` also sees the queue state before it.
@@ -227,6 +222,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, parts: WorkerParts, is_spar
             rand: FastRand::new(index as u64 + 1),
         }),
         pinned: RefCell::new(VecDeque::new()),
+        overflow: LocalOverflow(RefCell::new(VecDeque::new())),
         parker: RefCell::new(parts.parker),
         in_driver: Cell::new(false),
         shared,
@@ -234,11 +230,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, parts: WorkerParts, is_spar
     let _enter = super::enter(super::Handle {
         shared: cx.shared.clone(),
     });
-    WORKER.with(|w| w.set(Some(NonNull::from(&cx))));
+    crate::context::with(|c| c.worker.set(&cx as *const WorkerCx as *const ()));
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            WORKER.with(|w| w.set(None));
+            crate::context::with(|c| c.worker.set(std::ptr::null()));
         }
     }
     let reset = Reset;
@@ -271,6 +267,53 @@ enum Next {
 }
 
 impl WorkerCx {
+    /// Queues a task on this worker: the LIFO slot for a task just woken or spawned (its previous
+    /// occupant moves to the ring), the back of the ring for a task that yielded. Gives the task
+    /// back if the core is busy (a re-entrant call).
+    pub(crate) fn schedule_local(
+        &self,
+        shared: &Shared,
+        task: Notified<Sched>,
+        is_yield: bool,
+    ) -> Result<(), Notified<Sched>> {
+        let Ok(mut core) = self.core.try_borrow_mut() else {
+            return Err(task);
+        };
+        let should_notify = if is_yield || !core.lifo_enabled || self.in_driver.get() {
+            self.push_back(&mut core, task);
+            true
+        } else {
+            match core.lifo.replace(task) {
+                Some(prev) => {
+                    self.push_back(&mut core, prev);
+                    true
+                }
+                None => false,
+            }
+        };
+        if should_notify
+            && shared.num_workers() > 1
+            && !core.is_searching
+            && core.run_queue.len() > 0
+        {
+            drop(core);
+            shared.notify_parked();
+        }
+        Ok(())
+    }
+
+    /// Pushes to the back of the ring. A full ring spills half of itself: to the injector when
+    /// other workers can take from it, to this worker's own overflow queue when it is the only
+    /// worker (no lock, no atomics: as cheap as a current-thread runtime's queue).
+    fn push_back(&self, core: &mut Core, task: Notified<Sched>) {
+        if self.shared.num_workers() == 1 {
+            core.run_queue.push_back_or_overflow(task, &self.overflow);
+        } else {
+            core.run_queue
+                .push_back_or_overflow(task, &self.shared.inject);
+        }
+    }
+
     fn run_loop(&self) {
         let shared = &*self.shared;
         while !shared.is_shutdown() {
@@ -366,6 +409,10 @@ impl WorkerCx {
                 return Some(Next::Pinned(t));
             }
         }
+        // Spilled tasks are older than the ring's: run them first, roughly FIFO.
+        if let Some(t) = self.overflow.0.borrow_mut().pop_front() {
+            return Some(Next::Task(t));
+        }
         if let Some(t) = core.run_queue.pop() {
             return Some(Next::Task(t));
         }
@@ -455,7 +502,7 @@ impl WorkerCx {
                 let mut core = self.core.borrow_mut();
                 let Some(task) = core.lifo.take() else { break };
                 if lifo_polls >= MAX_LIFO_POLLS {
-                    core.run_queue.push_back_or_overflow(task, &shared.inject);
+                    self.push_back(&mut core, task);
                     break;
                 }
                 task
@@ -470,6 +517,7 @@ impl WorkerCx {
         let core = self.core.borrow();
         core.lifo.is_some()
             || core.run_queue.has_tasks()
+            || !self.overflow.0.borrow().is_empty()
             || !self.pinned.borrow().is_empty()
             // Acquire: pairs with the Release store in `schedule_pinned`.
             || self.shared.remotes[self.index].inbox_len.load(Acquire) > 0
@@ -524,10 +572,16 @@ impl WorkerCx {
             drop(leftovers);
         }
         self.pinned.borrow_mut().clear();
+        let spilled = std::mem::take(&mut *self.overflow.0.borrow_mut());
         let mut core = self.core.borrow_mut();
-        drop(core.lifo.take());
+        let lifo = core.lifo.take();
         if shared.is_shutdown() {
+            drop(spilled);
+            drop(lifo);
             while core.run_queue.pop().is_some() {}
+        } else {
+            // A spare retiring while the runtime runs: hand its work back.
+            shared.inject.push_batch(spilled.into_iter().chain(lifo));
         }
     }
 }

@@ -157,20 +157,17 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Polls the future, catching panics; on `Ready` (or a panic) the stage holds the outcome.
     fn poll_future(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let current = crate::context::CurrentTask::enter(self.cell.cast());
-        let res = crate::coop::with_budget(|| {
-            catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: we hold RUNNING.
-                unsafe {
-                    self.stage(|stage| match stage {
-                        // SAFETY: the future lives inside the pinned heap cell and is never
-                        // moved.
-                        Stage::Running(fut) => std::pin::Pin::new_unchecked(fut).poll(cx),
-                        _ => unreachable!("a running task always holds its future"),
-                    })
-                }
-            }))
-        });
+        let current = crate::context::EnterTask::enter(self.cell.cast());
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: we hold RUNNING.
+            unsafe {
+                self.stage(|stage| match stage {
+                    // SAFETY: the future lives inside the pinned heap cell and is never moved.
+                    Stage::Running(fut) => std::pin::Pin::new_unchecked(fut).poll(cx),
+                    _ => unreachable!("a running task always holds its future"),
+                })
+            }
+        }));
         drop(current);
         let output = match res {
             Ok(Poll::Pending) => return Poll::Pending,
@@ -200,7 +197,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     /// panicked). The caller holds `RUNNING`.
     fn cancel_future(&self) {
         let cause = self.header().cause();
-        let current = crate::context::CurrentTask::enter(self.cell.cast());
+        let current = crate::context::EnterTask::enter(self.cell.cast());
         self.store(Err(JoinError::Cancelled(cause)));
         drop(current);
     }

@@ -1,6 +1,5 @@
 //! Task identity: ids and spawn metadata.
 
-use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
 // Plain std atomics: ids only need uniqueness, which an atomic counter gives without ordering, so
@@ -17,23 +16,21 @@ pub struct TaskId(NonZeroU64);
 const BLOCK: u64 = 256;
 static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
 
-thread_local! {
-    static NEXT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
 impl TaskId {
     pub(crate) fn next() -> TaskId {
-        let id = NEXT.with(|c| {
-            let (mut next, mut end) = c.get();
-            if next == end {
-                // Relaxed: only atomicity matters (see the import comment).
-                next = NEXT_BLOCK.fetch_add(BLOCK, Relaxed);
-                end = next + BLOCK;
-            }
-            c.set((next + 1, end));
-            next
-        });
-        TaskId(NonZeroU64::new(id).expect("task id space exhausted"))
+        crate::context::with(TaskId::next_in)
+    }
+
+    /// The next id from this thread's block (taking a new block when it is used up).
+    pub(crate) fn next_in(cx: &crate::context::Context) -> TaskId {
+        let (mut next, mut end) = cx.ids.get();
+        if next == end {
+            // Relaxed: only atomicity matters (see the import comment).
+            next = NEXT_BLOCK.fetch_add(BLOCK, Relaxed);
+            end = next + BLOCK;
+        }
+        cx.ids.set((next + 1, end));
+        TaskId(NonZeroU64::new(next).expect("task id space exhausted"))
     }
 
     /// The id as a number.

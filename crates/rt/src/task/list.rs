@@ -146,7 +146,22 @@ impl Registry {
         F: Future + 'static,
         S: Schedule,
     {
-        let id = TaskId::next();
+        self.bind_with_id(future, scheduler, meta, shard, TaskId::next())
+    }
+
+    /// [`bind`](Self::bind) with an id the caller already drew.
+    pub(crate) fn bind_with_id<F, S>(
+        &self,
+        future: F,
+        scheduler: S,
+        meta: Meta,
+        shard: u32,
+        id: TaskId,
+    ) -> (JoinHandle<F::Output>, Option<Notified<S>>)
+    where
+        F: Future + 'static,
+        S: Schedule,
+    {
         let shard = shard & (self.shards.len() as u32 - 1);
         let raw = RawTask(Cell::<F, S>::allocate(future, scheduler, id, meta, shard));
         let join = JoinHandle::new(raw);

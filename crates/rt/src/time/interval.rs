@@ -72,7 +72,11 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(!period.is_zero(), "`interval` period must be non-zero");
     let rt = sched::current_rt_or_panic("interval_at");
     Interval {
-        sleep: Box::pin(Sleep::new(rt, start)),
+        sleep: Box::pin({
+            let now =
+                sched::with_shared(&rt, |s| s.driver.time.clock.now()).unwrap_or_else(Instant::now);
+            Sleep::new(rt, start, now)
+        }),
         period,
         missed: MissedTickBehavior::Burst,
     }
@@ -106,7 +110,7 @@ impl Interval {
         } else {
             deadline + self.period
         };
-        self.sleep.as_mut().reset(next);
+        self.sleep.as_mut().reset_at(next, now);
         Poll::Ready(deadline)
     }
 

@@ -40,7 +40,7 @@ pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 pub fn sleep(duration: Duration) -> Sleep {
     let rt = sched::current_rt_or_panic("sleep");
     let now = sched::with_shared(&rt, |s| s.driver.time.clock.now()).unwrap_or_else(Instant::now);
-    Sleep::new(rt, deadline_after(now, duration))
+    Sleep::new(rt, deadline_after(now, duration), now)
 }
 
 /// Waits until `deadline`. A deadline in the past completes on the first poll.
@@ -50,7 +50,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Outside a Spectrum runtime.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(sched::current_rt_or_panic("sleep_until"), deadline)
+    let rt = sched::current_rt_or_panic("sleep_until");
+    let now = sched::with_shared(&rt, |s| s.driver.time.clock.now()).unwrap_or_else(Instant::now);
+    Sleep::new(rt, deadline, now)
 }
 
 pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
@@ -66,16 +68,22 @@ pub struct Sleep {
     /// The deadline lies beyond the wheel's span: it was linked at the far end and must be
     /// re-armed when that fires.
     clamped: bool,
+    /// The deadline had passed when the sleep was made (or reset): complete on the first poll
+    /// without touching the wheel. Known from the clock read that made the deadline, so a sleep
+    /// costs one clock read in all.
+    due: bool,
     entry: TimerEntry,
 }
 
 impl Sleep {
-    pub(crate) fn new(rt: RtRef, deadline: Instant) -> Sleep {
+    /// A sleep until `deadline`, given the clock's `now` when it was made.
+    pub(crate) fn new(rt: RtRef, deadline: Instant, now: Instant) -> Sleep {
         Sleep {
             rt,
             deadline,
             registered: false,
             clamped: false,
+            due: deadline <= now,
             entry: TimerEntry::new(),
         }
     }
@@ -96,9 +104,17 @@ impl Sleep {
 
     /// Moves the deadline (re-arming a sleep that already completed).
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        let now = sched::with_shared(&self.rt, |s| s.driver.time.clock.now())
+            .unwrap_or_else(Instant::now);
+        self.reset_at(deadline, now);
+    }
+
+    /// [`reset`](Self::reset) with the clock's `now` already at hand.
+    pub(crate) fn reset_at(self: Pin<&mut Self>, deadline: Instant, now: Instant) {
         // SAFETY: we never move out of the pinned fields; `entry` stays in place.
         let me = unsafe { self.get_unchecked_mut() };
         me.deadline = deadline;
+        me.due = deadline <= now;
         if me.registered {
             me.register();
         }
@@ -107,9 +123,10 @@ impl Sleep {
     fn register(&mut self) {
         let entry = NonNull::from(&self.entry);
         let deadline = self.deadline;
+        let due = self.due;
         let registered = sched::with_shared(&self.rt, |s| {
             let time = &s.driver.time;
-            if time.clock.now() >= deadline {
+            if due {
                 // Due already: no need to involve the wheel.
                 // SAFETY: the entry is pinned inside `self` and alive.
                 unsafe { time.deregister(entry) };

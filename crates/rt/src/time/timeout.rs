@@ -50,7 +50,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     let now = sched::with_shared(&rt, |s| s.driver.time.clock.now()).unwrap_or_else(Instant::now);
     Timeout {
         future,
-        sleep: Sleep::new(rt, deadline_after(now, duration)),
+        sleep: Sleep::new(rt, deadline_after(now, duration), now),
     }
 }
 
@@ -63,7 +63,12 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: Sleep::new(sched::current_rt_or_panic("timeout_at"), deadline),
+        sleep: {
+            let rt = sched::current_rt_or_panic("timeout_at");
+            let now =
+                sched::with_shared(&rt, |s| s.driver.time.clock.now()).unwrap_or_else(Instant::now);
+            Sleep::new(rt, deadline, now)
+        },
     }
 }
 
