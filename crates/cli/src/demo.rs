@@ -29,7 +29,8 @@ pub fn run(quick: bool, workers: Option<usize>) -> Result<(), BoxError> {
         if quick { ", --quick sizes" } else { "" }
     );
     let mut rows = Vec::new();
-    let steps: Vec<(&str, Box<dyn Fn() -> Result<Row, BoxError>>)> = vec![
+    type Step<'a> = Box<dyn Fn() -> Result<Row, BoxError> + 'a>;
+    let steps: Vec<(&str, Step<'_>)> = vec![
         // First, while the allocator holds no freed memory to hide the cost in.
         ("parked tasks", Box::new(|| parked(&rt, 100_000 / scale))),
         (
@@ -58,7 +59,7 @@ pub fn run(quick: bool, workers: Option<usize>) -> Result<(), BoxError> {
     if progress {
         eprint!("{:<40}\r", "");
     }
-    println!("| {:<44} | {:>18} | {}", "workload", "measured", "details");
+    println!("| {:<44} | {:>18} | details", "workload", "measured");
     println!("|{:-<46}|{:-<20}|{:-<40}", "", "", "");
     for r in &rows {
         println!("| {:<44} | {:>18} | {}", r.workload, r.result, r.detail);
