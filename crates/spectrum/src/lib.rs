@@ -21,3 +21,8 @@ pub use spectrum_rt::{spawn, spawn_blocking, spawn_local, yield_now};
 
 #[doc(hidden)]
 pub use spectrum_rt::__private;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
