@@ -89,3 +89,22 @@ pub(crate) fn clock_now() -> Instant {
 pub(crate) fn sleep_deadline_after(duration: Duration) -> Instant {
     sleep::deadline_after(clock_now(), duration)
 }
+
+/// The runtime's clock if a runtime is entered on this thread (virtual time when paused), without
+/// panicking outside one.
+///
+/// ```
+/// assert!(spectrum_rt::time::try_now().is_none());
+/// let rt = spectrum_rt::Runtime::new().unwrap();
+/// let _g = rt.enter();
+/// assert!(spectrum_rt::time::try_now().is_some());
+/// ```
+pub fn try_now() -> Option<Instant> {
+    sched::with_current(|s| s.map(|s| s.driver.time.clock.now()))
+}
+
+/// True if a runtime is entered on this thread and its clock is paused. Policies that keep their
+/// own fast clock use it to switch to the runtime's (virtual) clock in tests.
+pub fn is_paused() -> bool {
+    sched::with_current(|s| s.is_some_and(|s| s.driver.time.clock.is_paused()))
+}
