@@ -109,7 +109,6 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> TokenStream2 {
         None => quote!(::core::option::Option::None),
     };
     let body = &func.block;
-    let output = &func.sig.output;
     let span = Span::call_site();
     let runner = if is_test {
         let start_paused = opts.start_paused;
@@ -139,7 +138,6 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> TokenStream2 {
     } else {
         quote!()
     };
-    let _ = output;
     quote! {
         #test_attr
         #(#attrs)*
@@ -149,7 +147,7 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> TokenStream2 {
 
 /// Runs `async fn main` on a Spectrum runtime.
 ///
-/// ```ignore
+/// ```
 /// #[spectrum::main]
 /// async fn main() {
 ///     let answer = spectrum::spawn(async { 42 }).await.unwrap();
@@ -164,7 +162,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Runs an `async fn` test on a fresh Spectrum runtime (one worker unless `workers = N`), and
 /// fails it if it leaves tasks alive.
 ///
-/// ```ignore
+/// ```
 /// #[spectrum::test(start_paused = true)]
 /// async fn sleeps_an_hour_instantly() {
 ///     spectrum::time::sleep(std::time::Duration::from_secs(3600)).await;

@@ -1,0 +1,6 @@
+#[spectrum::test]
+async fn takes_args(x: u32) {
+    let _ = x;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[spectrum::main]
+async fn start() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[spectrum::test]
+fn not_async() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[spectrum::test(worker = 2)]
+async fn typo() {}
+
+fn main() {}
