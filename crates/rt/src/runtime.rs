@@ -22,17 +22,22 @@ pub enum UnhandledPanic {
     ShutdownRuntime,
 }
 
-/// What `.wait()` does when it is called inside an async task on a worker thread (the classic
-/// "blocking inside async" pitfall).
+/// What the runtime does about blocking inside async code (seed pitfall 1): a `.wait()` called
+/// in an async task, or a poll that runs longer than the long-poll threshold (a task calling
+/// `std::thread::sleep`, a tight loop, a blocking system call).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum WaitPolicy {
-    /// Report it as a [`Diagnostic`] (task name, id, spawn site, call site), then block.
+pub enum BlockingPolicy {
+    /// Report it as a [`Diagnostic`] (task name, id, spawn site, how long), then carry on.
     #[default]
     Report,
-    /// Report it, and hand the worker's queue to a spare thread before blocking (tokio's
-    /// `block_in_place`), so other tasks keep running.
+    /// Report it, and hand the stuck worker's queue to a spare thread (tokio's
+    /// `block_in_place`, Go's hand-off of a P stuck in a system call), so other tasks keep
+    /// running. The runtime never grows past `max_spare_threads` extra threads.
     Compensate,
+    /// Report it and fail: `.wait()` in async code panics inside the task, and a long poll makes
+    /// `block_on` panic with the report. For tests that must not block.
+    Panic,
 }
 
 /// Something the runtime noticed and reports to the diagnostic hook (stderr by default).
@@ -62,6 +67,22 @@ pub enum Diagnostic {
         location: &'static Location<'static>,
         /// The panic message, if it was a string.
         message: Option<String>,
+    },
+    /// A poll has been running longer than the long-poll threshold: the task blocks its worker.
+    /// Reported once per stall.
+    LongPoll {
+        /// The stuck task (its id alone if it could not be looked up).
+        task: TaskId,
+        /// Its name.
+        name: Option<String>,
+        /// Where it was spawned.
+        spawned_at: Option<&'static Location<'static>>,
+        /// The worker it blocks.
+        worker: usize,
+        /// How long the poll has run so far.
+        running_for: Duration,
+        /// Whether the worker's queue was handed to a spare thread.
+        compensated: bool,
     },
     /// Shutdown gave up waiting for these tasks (typically blocking jobs or polls that never
     /// return) and detached their threads.
@@ -124,6 +145,31 @@ impl fmt::Display for Diagnostic {
                     message.as_deref().unwrap_or("<non-string payload>")
                 )
             }
+            Diagnostic::LongPoll {
+                task,
+                name,
+                spawned_at,
+                worker,
+                running_for,
+                compensated,
+            } => {
+                write!(f, "task {task}")?;
+                if let Some(n) = name {
+                    write!(f, " \"{n}\"")?;
+                }
+                if let Some(at) = spawned_at {
+                    write!(f, " (spawned at {at})")?;
+                }
+                write!(
+                    f,
+                    " has been running one poll for {running_for:?} on worker {worker}: it blocks \
+                     the worker (a blocking call or a loop without an .await?)"
+                )?;
+                if *compensated {
+                    f.write_str("; its queue was handed to a spare thread")?;
+                }
+                Ok(())
+            }
             Diagnostic::ShutdownTimeout { waited, stuck } => {
                 write!(
                     f,
@@ -156,11 +202,15 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
     pub(crate) global_queue_interval: u32,
     pub(crate) unhandled_panic: UnhandledPanic,
-    pub(crate) wait_policy: WaitPolicy,
+    pub(crate) blocking_policy: BlockingPolicy,
     pub(crate) start_paused: bool,
     pub(crate) max_spare_threads: usize,
+    pub(crate) long_poll_threshold: Option<Duration>,
     pub(crate) on_diagnostic: DiagnosticHook,
 }
+
+/// The default long-poll threshold: 10 ms.
+pub const DEFAULT_LONG_POLL_THRESHOLD: Duration = Duration::from_millis(10);
 
 /// The most worker threads a runtime accepts; more is almost certainly a mistake (a count of
 /// bytes or tasks passed by accident) and would exhaust the process's threads.
@@ -225,9 +275,10 @@ pub struct Builder {
     event_interval: u32,
     global_queue_interval: u32,
     unhandled_panic: UnhandledPanic,
-    wait_policy: WaitPolicy,
+    blocking_policy: BlockingPolicy,
     start_paused: bool,
     max_spare_threads: Option<usize>,
+    long_poll_threshold: Option<Duration>,
     on_diagnostic: Option<DiagnosticHook>,
 }
 
@@ -243,9 +294,10 @@ impl Default for Builder {
             event_interval: 61,
             global_queue_interval: 61,
             unhandled_panic: UnhandledPanic::Ignore,
-            wait_policy: WaitPolicy::Report,
+            blocking_policy: BlockingPolicy::Report,
             start_paused: false,
             max_spare_threads: None,
+            long_poll_threshold: Some(DEFAULT_LONG_POLL_THRESHOLD),
             on_diagnostic: None,
         }
     }
@@ -314,8 +366,8 @@ impl Builder {
     }
 
     /// What `.wait()` inside an async task does.
-    pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
-        self.wait_policy = policy;
+    pub fn blocking_policy(mut self, policy: BlockingPolicy) -> Self {
+        self.blocking_policy = policy;
         self
     }
 
@@ -329,6 +381,14 @@ impl Builder {
     /// workers).
     pub fn max_spare_threads(mut self, n: usize) -> Self {
         self.max_spare_threads = Some(n);
+        self
+    }
+
+    /// Polls longer than this are reported (and handled per the [`BlockingPolicy`]) by a
+    /// watchdog thread; `None` turns the watchdog off. Default: 10 ms (Go preempts a goroutine
+    /// after 10 ms too). Values below 1 ms are raised to 1 ms.
+    pub fn long_poll_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.long_poll_threshold = threshold;
         self
     }
 
@@ -382,9 +442,12 @@ impl Builder {
             event_interval: self.event_interval,
             global_queue_interval: self.global_queue_interval,
             unhandled_panic: self.unhandled_panic,
-            wait_policy: self.wait_policy,
+            blocking_policy: self.blocking_policy,
             start_paused: self.start_paused,
             max_spare_threads,
+            long_poll_threshold: self
+                .long_poll_threshold
+                .map(|t| t.max(Duration::from_millis(1))),
             on_diagnostic: self
                 .on_diagnostic
                 .clone()
@@ -422,6 +485,14 @@ impl Builder {
                 .map_err(BuildError::Io)?;
             shared.threads.lock().push(handle);
         }
+        if let Some(threshold) = shared.config.long_poll_threshold {
+            let s = shared.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("{}-watchdog", shared.config.thread_name))
+                .spawn(move || sched::watchdog::run(s, threshold))
+                .map_err(BuildError::Io)?;
+            shared.threads.lock().push(handle);
+        }
         Ok(rt)
     }
 }
@@ -433,7 +504,7 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("unhandled_panic", &self.unhandled_panic)
-            .field("wait_policy", &self.wait_policy)
+            .field("blocking_policy", &self.blocking_policy)
             .field("start_paused", &self.start_paused)
             .finish_non_exhaustive()
     }

@@ -7,7 +7,7 @@
 //!    runs other tasks until the future's waker fires.
 //! 2. **An async task on a worker thread**: the classic "blocking inside async" pitfall. The
 //!    runtime reports it (task name, id, spawn site and the `.wait()` call site) through its
-//!    diagnostic hook, and under [`WaitPolicy::Compensate`](crate::runtime::WaitPolicy) hands the
+//!    diagnostic hook, and under [`BlockingPolicy::Compensate`](crate::runtime::BlockingPolicy) hands the
 //!    worker's queue to a spare thread before blocking. Then it blocks the thread.
 //! 3. **Any other thread** (an OS thread, a `spawn_blocking` job, `main`): the thread parks until
 //!    the waker fires. No runtime is needed unless the future itself needs one (a timer, a
@@ -26,7 +26,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use spectrum_sync::atomic::Ordering::*;
 use spectrum_sync::{Condvar, Mutex};
 
-use crate::runtime::{Diagnostic, WaitPolicy};
+use crate::runtime::{BlockingPolicy, Diagnostic};
 use crate::sched::{self, Shared};
 
 /// Blocks on any future: `.wait()` (see the [module docs](self) for what "blocks" means for each
@@ -121,7 +121,7 @@ pub fn wait<F: Future>(future: F) -> F::Output {
         WaitContext::AsyncTask => {
             let caller = Location::caller();
             let policy = report_blocking_wait(caller);
-            if policy == WaitPolicy::Compensate {
+            if policy == BlockingPolicy::Compensate {
                 sched::block_in_place(|| park_on(future, None))
             } else {
                 park_on(future, None)
@@ -132,25 +132,36 @@ pub fn wait<F: Future>(future: F) -> F::Output {
 }
 
 /// Reports a `.wait()` inside an async task; returns the runtime's policy.
-fn report_blocking_wait(called_at: &'static Location<'static>) -> WaitPolicy {
-    sched::with_current(|shared| {
+///
+/// # Panics
+///
+/// Under [`BlockingPolicy::Panic`], with the report as the message (inside the offending task).
+fn report_blocking_wait(called_at: &'static Location<'static>) -> BlockingPolicy {
+    let (policy, report) = sched::with_current(|shared| {
         let Some(shared) = shared else {
-            return WaitPolicy::Report;
+            return (BlockingPolicy::Report, None);
         };
-        let policy = shared.config.wait_policy;
-        crate::context::with_current_task(|task| {
-            if let Some(h) = task {
-                shared.diagnose(Diagnostic::BlockingWait {
-                    task: h.id,
-                    name: h.meta.name.as_deref().map(str::to_owned),
-                    spawned_at: h.meta.location,
-                    called_at,
-                    compensated: policy == WaitPolicy::Compensate,
-                });
-            }
+        let policy = shared.config.blocking_policy;
+        let report = crate::context::with_current_task(|task| {
+            task.map(|h| Diagnostic::BlockingWait {
+                task: h.id,
+                name: h.meta.name.as_deref().map(str::to_owned),
+                spawned_at: h.meta.location,
+                called_at,
+                compensated: policy == BlockingPolicy::Compensate,
+            })
         });
-        policy
-    })
+        if let Some(d) = &report {
+            shared.diagnose(d.clone());
+        }
+        (policy, report)
+    });
+    if policy == BlockingPolicy::Panic {
+        if let Some(d) = report {
+            panic!("{d} (BlockingPolicy::Panic)");
+        }
+    }
+    policy
 }
 
 /// `block_on` with the runtime entered: like `wait`, and the paused clock does not advance while
@@ -158,7 +169,7 @@ fn report_blocking_wait(called_at: &'static Location<'static>) -> WaitPolicy {
 pub(crate) fn block_on_entered<F: Future>(shared: &Shared, future: F) -> F::Output {
     if let WaitContext::AsyncTask = context() {
         let caller = Location::caller();
-        if report_blocking_wait(caller) == WaitPolicy::Compensate {
+        if report_blocking_wait(caller) == BlockingPolicy::Compensate {
             return sched::block_in_place(|| park_on(future, Some(shared)));
         }
     }
@@ -297,10 +308,8 @@ fn park_block_on<F: Future>(future: F, shared: &Shared) -> F::Output {
         }
         // Acquire: pairs with the Release store in `on_unhandled_panic`.
         if shared.panic_shutdown.load(Acquire) {
-            panic!(
-                "the Spectrum runtime shut down because a task panicked with no JoinHandle to \
-                 report to (UnhandledPanic::ShutdownRuntime)"
-            );
+            let message = shared.fatal.lock().clone().unwrap_or_default();
+            panic!("{message}");
         }
         let mut st = notify.state.lock();
         if !st.notified {

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use spectrum_rt::runtime::{Diagnostic, WaitPolicy};
+use spectrum_rt::runtime::{BlockingPolicy, Diagnostic};
 use spectrum_rt::{time, Runtime, Wait};
 
 #[test]
@@ -66,7 +66,7 @@ fn wait_inside_an_async_task_is_reported_with_names_and_sites() {
 fn compensation_keeps_other_tasks_running_while_one_blocks() {
     let rt = Runtime::builder()
         .workers(1)
-        .wait_policy(WaitPolicy::Compensate)
+        .blocking_policy(BlockingPolicy::Compensate)
         .on_diagnostic(|_| {})
         .build()
         .unwrap();

@@ -35,6 +35,7 @@ pub(crate) mod inject;
 mod park;
 pub(crate) mod queue;
 mod rand;
+pub(crate) mod watchdog;
 mod worker;
 
 use std::cell::Cell;
@@ -45,7 +46,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use spectrum_sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
-use spectrum_sync::Mutex;
+use spectrum_sync::{CachePadded, Mutex};
 
 pub(crate) use anchor::RtRef;
 pub(crate) use worker::{block_in_place, current_worker_index, is_worker_thread};
@@ -65,7 +66,9 @@ pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 /// Everything the workers share.
 pub(crate) struct Shared {
     pub(crate) rt: RtRef,
-    pub(crate) remotes: Box<[Remote]>,
+    /// One per worker slot, padded so one worker's progress stores never touch a neighbour's
+    /// cache line.
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) inject: inject::Inject<Sched>,
     pub(crate) idle: idle::Idle,
     pub(crate) registry: Registry,
@@ -82,12 +85,66 @@ pub(crate) struct Shared {
     next_pinned: AtomicUsize,
     /// Spare threads currently compensating for blocked workers.
     pub(crate) spares: AtomicUsize,
-    /// Set when an unhandled panic asked the runtime to shut down.
+    /// Set when the runtime must make `block_on` fail (an unhandled panic with
+    /// `UnhandledPanic::ShutdownRuntime`, a long poll with `BlockingPolicy::Panic`).
     pub(crate) panic_shutdown: AtomicBool,
+    /// Why `block_on` must fail.
+    pub(crate) fatal: Mutex<Option<String>>,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Threads parked in `block_on`, woken if the runtime shuts down under them.
     pub(crate) block_on_waiters: Mutex<Vec<std::task::Waker>>,
     pub(crate) worker_parts: Mutex<Vec<Option<worker::WorkerParts>>>,
+}
+
+/// What a watchdog reads to see a worker stuck inside one poll: a sequence number that stops
+/// moving (Go's sysmon watches a P's `schedtick` the same way). It is odd while a poll runs and
+/// even between polls; `task` names the task being polled. Two plain stores per poll on the
+/// worker's own cache line.
+#[derive(Default)]
+pub(crate) struct Progress {
+    seq: AtomicU32,
+    task: spectrum_sync::atomic::AtomicU64,
+}
+
+/// The sequence value of a worker that has exited.
+const STOPPED: u32 = u32::MAX;
+
+impl Progress {
+    #[inline]
+    pub(crate) fn begin(&self, task: crate::task::TaskId) {
+        // Relaxed: statistics for a sampling watchdog; a stale read only delays a report.
+        self.task.store(task.as_u64(), Relaxed);
+        self.bump();
+    }
+
+    #[inline]
+    pub(crate) fn end(&self) {
+        self.bump();
+    }
+
+    #[inline]
+    fn bump(&self) {
+        // Relaxed: see `begin`. Masked so the sequence never reaches `STOPPED`; the mask keeps
+        // parity (odd: in a poll).
+        let next = self.seq.load(Relaxed).wrapping_add(1) & (STOPPED >> 1);
+        self.seq.store(next, Relaxed);
+    }
+
+    /// `(sequence, task id)`: the sequence is odd while a poll runs.
+    pub(crate) fn sample(&self) -> (u32, u64) {
+        // Relaxed: see `begin`.
+        (self.seq.load(Relaxed), self.task.load(Relaxed))
+    }
+
+    pub(crate) fn stop(&self) {
+        // Release: pairs with the Acquire in `is_stopped`.
+        self.seq.store(STOPPED, Release);
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        // Acquire: pairs with the Release in `stop`.
+        self.seq.load(Acquire) == STOPPED
+    }
 }
 
 /// What other threads may touch of one worker.
@@ -99,8 +156,8 @@ pub(crate) struct Remote {
     inbox_len: AtomicUsize,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
-    /// Incremented at every poll: a watchdog sees a stuck worker as a counter that stops moving.
-    pub(crate) poll_seq: AtomicU32,
+    /// Poll progress, for a watchdog that looks for stuck workers.
+    pub(crate) progress: Progress,
     /// True while the worker is blocked in `.wait()` (and a spare may steal its work).
     pub(crate) blocked: AtomicBool,
 }
@@ -362,6 +419,20 @@ impl Shared {
                 .sum::<usize>()
     }
 
+    /// Makes every `block_on` on this runtime panic with `message` (the first one wins).
+    pub(crate) fn fail(&self, message: String) {
+        self.fatal.lock().get_or_insert(message);
+        // Release: pairs with the Acquire load in `block_on`.
+        self.panic_shutdown.store(true, Release);
+        let waiters = std::mem::take(&mut *self.block_on_waiters.lock());
+        waiters.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// The live task with this id, if any (a scan of the registries: for diagnostics only).
+    pub(crate) fn find_task(&self, id: u64) -> Option<TaskInfo> {
+        self.live_tasks().into_iter().find(|t| t.id.as_u64() == id)
+    }
+
     pub(crate) fn diagnose(&self, d: Diagnostic) {
         (self.config.on_diagnostic)(&d);
     }
@@ -374,12 +445,13 @@ impl Shared {
                 location: task.meta.location,
                 message: payload.message().map(str::to_owned),
             });
-            // Release: pairs with the Acquire load in `block_on`'s check.
-            self.panic_shutdown.store(true, Release);
+            self.fail(
+                "the Spectrum runtime shut down because a task panicked with no JoinHandle to \
+                 report to (UnhandledPanic::ShutdownRuntime)"
+                    .to_owned(),
+            );
             self.begin_shutdown();
             self.unpark_all();
-            let waiters = std::mem::take(&mut *self.block_on_waiters.lock());
-            waiters.into_iter().for_each(std::task::Waker::wake);
         }
     }
 }
@@ -676,15 +748,15 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
             run_queue: local,
             parker,
         }));
-        remotes.push(Remote {
+        remotes.push(CachePadded::new(Remote {
             steal,
             unpark: unparker,
             inbox: Mutex::new(Vec::new()),
             inbox_len: AtomicUsize::new(0),
             local_registry: Registry::new(1),
-            poll_seq: AtomicU32::new(0),
+            progress: Progress::default(),
             blocked: AtomicBool::new(false),
-        });
+        }));
     }
     let blocking = BlockingPool::new(&config);
     Ok(Arc::new_cyclic(|weak| Shared {
@@ -703,6 +775,7 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
         next_pinned: AtomicUsize::new(0),
         spares: AtomicUsize::new(0),
         panic_shutdown: AtomicBool::new(false),
+        fatal: Mutex::new(None),
         threads: Mutex::new(Vec::new()),
         block_on_waiters: Mutex::new(Vec::new()),
         worker_parts: Mutex::new(parts),

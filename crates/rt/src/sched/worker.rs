@@ -98,7 +98,7 @@ pub(crate) fn current_worker_index(shared: &Shared) -> Option<usize> {
 /// True if worker `home` has exited its loop.
 pub(crate) fn is_stopped(shared: &Shared, home: usize) -> bool {
     // Acquire: pairs with the Release store in `run`'s exit path.
-    shared.remotes[home].poll_seq.load(Acquire) == u32::MAX
+    shared.remotes[home].progress.is_stopped()
 }
 
 /// Schedules onto the current worker if it belongs to `shared`; gives the task back otherwise.
@@ -173,7 +173,7 @@ pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Starts a spare thread unless the cap is reached; spares steal from blocked workers.
-fn start_spare(shared: &Arc<Shared>) {
+pub(crate) fn start_spare(shared: &Arc<Shared>) {
     let cap = shared.config.max_spare_threads;
     // AcqRel: a counter used as a semaphore for the spare slots.
     let taken = shared
@@ -483,18 +483,18 @@ impl WorkerCx {
                 }
             }
         }
-        let seq = &shared.remotes[self.index].poll_seq;
+        let progress = &shared.remotes[self.index].progress;
         match next {
             Next::Task(t) => {
-                // Relaxed: a progress counter read by a watchdog.
-                seq.store(seq.load(Relaxed).wrapping_add(1) & (u32::MAX >> 1), Relaxed);
+                progress.begin(t.header().id);
                 t.run();
             }
             Next::Pinned(t) => {
-                seq.store(seq.load(Relaxed).wrapping_add(1) & (u32::MAX >> 1), Relaxed);
+                progress.begin(t.header().id);
                 t.run();
             }
         }
+        progress.end();
         // Run what the task woke into the LIFO slot, a bounded number of times.
         let mut lifo_polls = 0;
         loop {
@@ -508,8 +508,9 @@ impl WorkerCx {
                 task
             };
             lifo_polls += 1;
-            seq.store(seq.load(Relaxed).wrapping_add(1) & (u32::MAX >> 1), Relaxed);
+            progress.begin(task.header().id);
             task.run();
+            progress.end();
         }
     }
 
@@ -565,8 +566,7 @@ impl WorkerCx {
             // Mark the worker stopped under the inbox lock, so a late pinned wake-up either lands
             // before the drain below or sees the mark and releases its reference itself.
             let mut inbox = shared.remotes[self.index].inbox.lock();
-            // Release: pairs with the Acquire in `is_stopped`.
-            shared.remotes[self.index].poll_seq.store(u32::MAX, Release);
+            shared.remotes[self.index].progress.stop();
             let leftovers = std::mem::take(&mut *inbox);
             drop(inbox);
             drop(leftovers);

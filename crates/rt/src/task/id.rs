@@ -33,6 +33,11 @@ impl TaskId {
         TaskId(NonZeroU64::new(next).expect("task id space exhausted"))
     }
 
+    /// An id from its number (for diagnostics that only kept the number).
+    pub(crate) fn from_raw(id: u64) -> TaskId {
+        TaskId(NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN))
+    }
+
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
         self.0.get()

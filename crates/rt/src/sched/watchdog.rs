@@ -1,0 +1,92 @@
+//! The long-poll watchdog: finds polls that block their worker (seed pitfall 1).
+//!
+//! A task that calls `std::thread::sleep`, blocks in a system call or loops without an `.await`
+//! holds its worker: every other task queued there waits. The watchdog thread samples each
+//! worker's [`Progress`](super::Progress) every quarter of the threshold (between 1 and 10 ms); a
+//! sequence number that stays odd and unchanged means one poll has been running since the first
+//! sample that saw it. Past the threshold it reports the task (name, id, spawn site, how long)
+//! once per stall and applies the runtime's [`BlockingPolicy`]: `Compensate` marks the worker
+//! blocked and starts a spare thread that steals its queue (Go's sysmon hands off a P the same
+//! way), `Panic` makes `block_on` fail with the report.
+//!
+//! Cost to the workers: two plain stores per poll on their own cache line; the watchdog itself
+//! wakes a few hundred times a second and reads one word per worker.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use spectrum_sync::atomic::Ordering::*;
+
+use super::Shared;
+use crate::runtime::{BlockingPolicy, Diagnostic};
+
+#[derive(Clone, Copy)]
+struct Watch {
+    seq: u32,
+    since: Instant,
+    reported: bool,
+    compensated: bool,
+}
+
+pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
+    let tick = (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(10));
+    let start = Instant::now();
+    let mut watches = vec![
+        Watch {
+            seq: 0,
+            since: start,
+            reported: false,
+            compensated: false
+        };
+        shared.remotes.len()
+    ];
+    while !shared.is_shutdown() {
+        std::thread::sleep(tick);
+        let now = Instant::now();
+        for (index, (remote, w)) in shared.remotes.iter().zip(watches.iter_mut()).enumerate() {
+            let (seq, task) = remote.progress.sample();
+            let in_poll = seq % 2 == 1 && !remote.progress.is_stopped();
+            if seq != w.seq || !in_poll {
+                if w.compensated {
+                    // The stall is over: the spare retires once it runs out of stolen work.
+                    // Release: pairs with the spares' Acquire loads.
+                    remote.blocked.store(false, Release);
+                }
+                *w = Watch {
+                    seq,
+                    since: now,
+                    reported: false,
+                    compensated: false,
+                };
+                continue;
+            }
+            let running_for = now - w.since;
+            if w.reported || running_for < threshold {
+                continue;
+            }
+            w.reported = true;
+            let policy = shared.config.blocking_policy;
+            if policy == BlockingPolicy::Compensate {
+                // Release: a spare that sees `blocked` steals this worker's ring.
+                remote.blocked.store(true, Release);
+                super::worker::start_spare(&shared);
+                w.compensated = true;
+            }
+            let info = shared.find_task(task);
+            let diagnostic = Diagnostic::LongPoll {
+                task: info
+                    .as_ref()
+                    .map_or_else(|| crate::task::TaskId::from_raw(task), |t| t.id),
+                name: info.as_ref().and_then(|t| t.name.clone()),
+                spawned_at: info.as_ref().map(|t| t.location),
+                worker: index,
+                running_for,
+                compensated: w.compensated,
+            };
+            if policy == BlockingPolicy::Panic {
+                shared.fail(diagnostic.to_string());
+            }
+            shared.diagnose(diagnostic);
+        }
+    }
+}
