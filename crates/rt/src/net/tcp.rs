@@ -210,14 +210,8 @@ impl TcpStream {
     /// # Cancel safety
     ///
     /// Not cancel-safe: a prefix of `buf` may have been written when the future is dropped.
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all(&self.io, buf).await
     }
 
     /// Shuts down the write half (the peer reads end-of-stream).
@@ -265,6 +259,17 @@ impl TcpStream {
             OwnedWriteHalf { io: self.io },
         )
     }
+}
+
+/// Writes all of `buf` (shared by the stream and its write half).
+async fn write_all(io: &PollEvented<mio::net::TcpStream>, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match poll_fn(|cx| poll_write(io, cx, buf)).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
 }
 
 fn poll_read(
@@ -358,14 +363,8 @@ impl OwnedWriteHalf {
     /// # Cancel safety
     ///
     /// Not cancel-safe (a prefix may have been written).
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all(&self.io, buf).await
     }
 
     /// Shuts down the write direction.

@@ -653,22 +653,10 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    let meta = shared.meta(name, location, TaskKind::Local);
-    let future = PinnedFuture::Make(Some(make));
-    let sched = LocalSched {
-        rt: shared.rt,
-        home,
-    };
-    let (join, notified) = shared.remotes[home]
-        .local_registry
-        .bind(future, sched, meta, 0);
-    if let Some(task) = notified {
-        shared.schedule_pinned(home, task);
-    }
-    join
+    spawn_local_here(shared, home, PinnedFuture::Make(Some(make)), name, location)
 }
 
-/// Spawns a `!Send` future on the current worker thread.
+/// Spawns a future pinned to worker `home` (a `!Send` one when called on that worker).
 pub(crate) fn spawn_local_here<F>(
     shared: &Shared,
     home: usize,

@@ -317,14 +317,7 @@ impl WorkerCx {
     fn run_loop(&self) {
         let shared = &*self.shared;
         while !shared.is_shutdown() {
-            let tick = {
-                let mut core = self.core.borrow_mut();
-                core.tick = core.tick.wrapping_add(1);
-                core.tick
-            };
-            if tick % shared.config.event_interval == 0 {
-                self.maintenance();
-            }
+            let tick = self.next_tick();
             if let Some(next) = self.next_task(tick).or_else(|| self.steal_work()) {
                 self.run(next);
                 continue;
@@ -339,14 +332,7 @@ impl WorkerCx {
         while !shared.is_shutdown() {
             // Acquire: pairs with the Release stores in `block_in_place`.
             let any_blocked = shared.remotes.iter().any(|r| r.blocked.load(Acquire));
-            let tick = {
-                let mut core = self.core.borrow_mut();
-                core.tick = core.tick.wrapping_add(1);
-                core.tick
-            };
-            if tick % shared.config.event_interval == 0 {
-                self.maintenance();
-            }
+            let tick = self.next_tick();
             if let Some(next) = self.next_task(tick).or_else(|| self.steal_any()) {
                 self.run(next);
                 continue;
@@ -371,6 +357,19 @@ impl WorkerCx {
         }
         drop(core);
         shared.notify_parked();
+    }
+
+    /// Counts a scheduler tick; every `event_interval` ticks, polls the driver.
+    fn next_tick(&self) -> u32 {
+        let tick = {
+            let mut core = self.core.borrow_mut();
+            core.tick = core.tick.wrapping_add(1);
+            core.tick
+        };
+        if tick % self.shared.config.event_interval == 0 {
+            self.maintenance();
+        }
+        tick
     }
 
     fn maintenance(&self) {
