@@ -1,0 +1,393 @@
+//! Waiters: the parked half of a channel operation, and the signal that completes it.
+//!
+//! # Objects
+//!
+//! - A [`Waiter<T>`] is an intrusive node that lives inside the pinned future of a blocked
+//!   operation (a `send`, `recv`, `reserve`, `closed`, or one case of a `select`). While it is
+//!   linked in one of its channel's queues, the channel's lock guards its `pointers`, `slot` and
+//!   `outcome`; the owner touches them only when the node is unlinked.
+//! - A [`Signal`] is the one-shot "you are done" flag of an operation: a state word and the
+//!   operation's waker. A plain operation owns one signal for its one node; a `select` shares one
+//!   signal among the nodes of all its cases, so the first channel that claims the signal wins and
+//!   every other node of that select becomes *stale*.
+//!
+//! # Signal states
+//!
+//! | state | meaning | who moves it on |
+//! |---|---|---|
+//! | `WAITING` | the owner is parked; any node of this signal may be claimed | a counterpart (CAS to `CLAIMED`) or the owner (CAS to `ABORTED`) |
+//! | `CLAIMED` | a counterpart holding the node's channel lock is completing it | that counterpart (store `DONE`) |
+//! | `DONE + case` | the operation finished through case `case`; its node is unlinked | the owner only (`reset`, when no node is linked) |
+//! | `ABORTED` | the owner withdrew (select retry, timeout, drop); nodes are stale | the owner only (`reset`, when no node is linked) |
+//!
+//! Transitions out of `WAITING` are CASes, so exactly one party wins a signal: that is the
+//! "exactly one case commits" rule of `select`. A node whose signal is not `WAITING` is stale and
+//! whoever finds it in a queue unlinks it.
+//!
+//! # Completing a node (counterpart, holding the node's channel lock)
+//!
+//! 1. Unlink the node from its queue.
+//! 2. `try_claim`: CAS the signal `WAITING -> CLAIMED`. On failure the node is stale: drop it and
+//!    look at the next one.
+//! 3. Write the node's `slot` / `outcome`.
+//! 4. `complete`: take the waker, then store `DONE + case` with Release. This is the last access
+//!    to the node or the signal: once the owner sees `DONE` it may free both.
+//! 5. After releasing the lock, wake the waker taken in step 4.
+//!
+//! # Owner
+//!
+//! - Registers its waker in the signal *before* linking the node, and again on every poll.
+//! - Reads `DONE` with Acquire (pairs with step 4), after which the node is unlinked and its
+//!   `slot` belongs to the owner again.
+//! - Seeing `CLAIMED`, spins until `DONE`: the counterpart is inside a short critical section and
+//!   may have taken an older waker, so returning `Pending` could lose the wake-up.
+//! - Before freeing a node that may still be linked it takes the channel lock and unlinks it;
+//!   a node that is no longer linked was completed or pruned, and both happen under that same
+//!   lock, so after the lock the counterpart is done with it.
+
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomPinned;
+use core::ptr::NonNull;
+use core::task::Waker;
+use std::time::Instant;
+
+use spectrum_sync::atomic::{AtomicUsize, Ordering::*};
+use spectrum_sync::linked_list::{Link, Pointers};
+use spectrum_sync::{AtomicWaker, Backoff, UnsafeCell};
+
+/// The owner is parked; any node of this signal may be claimed.
+pub(crate) const WAITING: usize = 0;
+/// A counterpart is completing one node.
+pub(crate) const CLAIMED: usize = 1;
+/// The owner withdrew; every node is stale.
+pub(crate) const ABORTED: usize = 2;
+/// Low bits of a finished state; the winning case index sits above them.
+pub(crate) const DONE: usize = 3;
+const CASE_SHIFT: u32 = 2;
+const TAG_MASK: usize = (1 << CASE_SHIFT) - 1;
+
+/// The completion flag and waker of one operation (shared by every case of a `select`).
+pub struct Signal {
+    state: AtomicUsize,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Signal {
+        Signal {
+            state: AtomicUsize::new(WAITING),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Registers the owner's waker (every poll, before looking at the state).
+    #[inline]
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+
+    /// Back to `WAITING`. Only the owner calls it, and only while none of its nodes is linked.
+    #[inline]
+    pub(crate) fn reset(&self) {
+        // Relaxed: no node is linked, so nobody else reads the state until a node is linked
+        // again, and linking happens under a channel lock whose release publishes this store to
+        // the counterpart that acquires the lock.
+        self.state.store(WAITING, Relaxed);
+    }
+
+    /// Counterpart step 2: the exclusive right to complete this operation.
+    #[inline]
+    pub(crate) fn try_claim(&self) -> bool {
+        // Acquire: pairs with the Release of the channel unlock after `reset` and the owner's
+        // writes to the node (its value, its case), which the claimer is about to read.
+        self.state
+            .compare_exchange(WAITING, CLAIMED, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    /// Counterpart step 4: publish the result of case `case`; returns the waker to wake once the
+    /// channel lock is released. The caller must not touch the node or the signal afterwards.
+    #[inline]
+    pub(crate) fn complete(&self, case: usize) -> Option<Waker> {
+        // Relaxed: a sanity check of our own earlier CAS.
+        debug_assert_eq!(self.state.load(Relaxed), CLAIMED);
+        let waker = self.waker.take();
+        // Release: pairs with the Acquire loads in `poll_done` / `abort`, so the owner that sees
+        // DONE also sees the slot and outcome written in step 3.
+        self.state.store(DONE | (case << CASE_SHIFT), Release);
+        waker
+    }
+
+    /// The owner withdraws (`WAITING -> ABORTED`): from now on counterparts treat every node of
+    /// this signal as stale. `Err(case)` if a counterpart claimed it first; then this waits out
+    /// the `CLAIMED` window and the result of `case` is in that case's node.
+    #[inline]
+    pub(crate) fn abort(&self) -> Result<(), usize> {
+        // AcqRel: Acquire pairs with `complete`'s Release when we lose (we then read the winner's
+        // slot); Release orders our earlier node writes before any counterpart's failed claim.
+        match self
+            .state
+            .compare_exchange(WAITING, ABORTED, AcqRel, Acquire)
+        {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.wait_settled()),
+        }
+    }
+
+    /// The winning case if the operation finished, spinning through a `CLAIMED` window.
+    #[inline]
+    pub(crate) fn poll_done(&self) -> Option<usize> {
+        // Acquire: pairs with the Release store in `complete`.
+        match self.state.load(Acquire) {
+            WAITING | ABORTED => None,
+            _ => Some(self.wait_settled()),
+        }
+    }
+
+    /// Spins while `CLAIMED`; returns the winning case. Must only be called once the state has
+    /// left `WAITING` through a claim (not `ABORTED`).
+    fn wait_settled(&self) -> usize {
+        let backoff = Backoff::new();
+        loop {
+            // Acquire: pairs with the Release store in `complete`.
+            let s = self.state.load(Acquire);
+            if s & TAG_MASK == DONE {
+                return s >> CASE_SHIFT;
+            }
+            debug_assert_eq!(s, CLAIMED);
+            backoff.snooze();
+        }
+    }
+
+    /// True while the owner is parked (a node with this signal is live).
+    #[inline]
+    pub(crate) fn is_waiting(&self) -> bool {
+        // Relaxed: a hint used to prune stale nodes; the authoritative check is `try_claim`.
+        self.state.load(Relaxed) == WAITING
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal")
+            // Relaxed: a diagnostic snapshot.
+            .field("state", &self.state.load(Relaxed))
+            .finish()
+    }
+}
+
+/// What a parked operation is waiting to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A send whose value sits in `slot`.
+    Send,
+    /// A reservation of one slot (`reserve`), no value yet.
+    Reserve,
+    /// A receive; the value arrives in `slot`.
+    Recv,
+    /// Waits for the channel to close (`Sender::closed`).
+    Closed,
+}
+
+/// How a counterpart finished a node that carries no value (`Reserve`, `Closed`).
+pub(crate) const OUTCOME_NONE: u8 = 0;
+/// A reservation was granted.
+pub(crate) const OUTCOME_GRANTED: u8 = 1;
+/// The channel closed.
+pub(crate) const OUTCOME_CLOSED: u8 = 2;
+
+/// An intrusive waiter node; see the module docs for who touches which field when.
+pub(crate) struct Waiter<T> {
+    pointers: core::cell::UnsafeCell<Pointers<Waiter<T>>>,
+    /// The value to send (Send) or the value received (Recv).
+    slot: UnsafeCell<Option<T>>,
+    outcome: Cell<u8>,
+    signal: Cell<*const Signal>,
+    case: Cell<usize>,
+    kind: Cell<Kind>,
+    /// When the owner started waiting (blocked-time counters).
+    since: Cell<Option<Instant>>,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: every field is either touched only by the owner while the node is unlinked, or under
+// the channel lock while it is linked (module docs); the value inside is a `T: Send`.
+unsafe impl<T: Send> Send for Waiter<T> {}
+// SAFETY: as for `Send`: shared references never give two threads unsynchronized access.
+unsafe impl<T: Send> Sync for Waiter<T> {}
+
+impl<T> Waiter<T> {
+    pub(crate) fn new(kind: Kind) -> Waiter<T> {
+        Waiter {
+            pointers: core::cell::UnsafeCell::new(Pointers::new()),
+            slot: UnsafeCell::new(None),
+            outcome: Cell::new(OUTCOME_NONE),
+            signal: Cell::new(core::ptr::null()),
+            case: Cell::new(0),
+            kind: Cell::new(kind),
+            since: Cell::new(None),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Prepares an unlinked node for linking: which signal and case it belongs to.
+    pub(crate) fn arm(&self, signal: &Signal, case: usize) {
+        self.signal.set(signal);
+        self.case.set(case);
+        self.outcome.set(OUTCOME_NONE);
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind.get()
+    }
+
+    pub(crate) fn case(&self) -> usize {
+        self.case.get()
+    }
+
+    pub(crate) fn outcome(&self) -> u8 {
+        self.outcome.get()
+    }
+
+    pub(crate) fn set_outcome(&self, o: u8) {
+        self.outcome.set(o);
+    }
+
+    /// The node's signal.
+    ///
+    /// # Safety
+    ///
+    /// The node must be armed, and its signal alive (it is, while the node is linked).
+    pub(crate) unsafe fn signal(&self) -> &Signal {
+        // SAFETY: the caller guarantees the node is armed and the signal alive.
+        unsafe { &*self.signal.get() }
+    }
+
+    pub(crate) fn signal_ptr(&self) -> *const Signal {
+        self.signal.get()
+    }
+
+    /// Puts a value in the slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller has exclusive access to the slot: it owns the unlinked node, or holds the
+    /// channel lock while the node is linked or claimed.
+    pub(crate) unsafe fn put(&self, value: T) {
+        // SAFETY: exclusive access per the caller.
+        self.slot.with_mut(|p| unsafe { *p = Some(value) });
+    }
+
+    /// Takes the value out of the slot.
+    ///
+    /// # Safety
+    ///
+    /// As for [`put`](Self::put).
+    pub(crate) unsafe fn take(&self) -> Option<T> {
+        // SAFETY: exclusive access per the caller.
+        self.slot.with_mut(|p| unsafe { (*p).take() })
+    }
+
+    /// True if the slot holds a value.
+    ///
+    /// # Safety
+    ///
+    /// As for [`put`](Self::put).
+    pub(crate) unsafe fn has_value(&self) -> bool {
+        // SAFETY: exclusive access per the caller.
+        self.slot.with(|p| unsafe { (*p).is_some() })
+    }
+
+    /// Starts the blocked-time clock.
+    pub(crate) fn start_clock(&self) {
+        if self.since.get().is_none() {
+            self.since.set(Some(Instant::now()));
+        }
+    }
+
+    /// Stops the blocked-time clock: nanoseconds blocked, if the clock ran.
+    pub(crate) fn stop_clock(&self) -> Option<u64> {
+        self.since
+            .take()
+            .map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+impl<T> fmt::Debug for Waiter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("kind", &self.kind.get())
+            .field("case", &self.case.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Link` for waiter queues: the list holds raw pointers; the owner keeps the node alive and
+/// pinned while it is linked and unlinks it (under the lock) before freeing it.
+pub(crate) struct WaiterLink<T>(core::marker::PhantomData<T>);
+
+// SAFETY: `pointers` returns the node's embedded field, which lives as long as the node; handles
+// are the raw node pointers themselves, so `as_raw`/`from_raw` round-trip trivially.
+unsafe impl<T> Link for WaiterLink<T> {
+    type Handle = NonNull<Waiter<T>>;
+    type Target = Waiter<T>;
+
+    fn as_raw(handle: &Self::Handle) -> NonNull<Waiter<T>> {
+        *handle
+    }
+
+    unsafe fn from_raw(ptr: NonNull<Waiter<T>>) -> Self::Handle {
+        ptr
+    }
+
+    unsafe fn pointers(target: NonNull<Waiter<T>>) -> NonNull<Pointers<Waiter<T>>> {
+        // SAFETY: `target` is live per the caller; `pointers` is a field of it, and `UnsafeCell`
+        // allows writes through the shared node.
+        unsafe { NonNull::new_unchecked((*target.as_ptr()).pointers.get()) }
+    }
+}
+
+/// Wakers collected under a channel lock, woken after it is released.
+#[derive(Default, Debug)]
+pub struct Wakers {
+    one: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Wakers {
+    #[inline]
+    pub(crate) fn push(&mut self, w: Option<Waker>) {
+        if let Some(w) = w {
+            if self.one.is_none() {
+                self.one = Some(w);
+            } else {
+                self.more.push(w);
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn wake_all(&mut self) {
+        if let Some(w) = self.one.take() {
+            w.wake();
+            if !self.more.is_empty() {
+                self.wake_more();
+            }
+        }
+    }
+
+    #[cold]
+    fn wake_more(&mut self) {
+        for w in self.more.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for Wakers {
+    #[inline]
+    fn drop(&mut self) {
+        self.wake_all();
+    }
+}
