@@ -23,6 +23,20 @@ pub(crate) struct Context {
     pub(crate) worker: Cell<*const ()>,
     /// The thread's block of task ids: next and end.
     pub(crate) ids: Cell<(u64, u64)>,
+    /// The suspendable context `.wait()` goes through (a fiber), if one is entered.
+    pub(crate) suspend: Cell<Option<*const (dyn Suspend + 'static)>>,
+    /// How many `.wait()` calls this OS thread is parked in (nested waits count twice).
+    pub(crate) parked_waits: Cell<u32>,
+}
+
+/// A context that can suspend the current flow of control while a future is pending: what a
+/// fiber registers so that `.wait()` suspends it instead of blocking its worker. (Re-exported as
+/// `spectrum_rt::wait::Suspend`.)
+pub trait Suspend {
+    /// The waker that resumes this context.
+    fn waker(&self) -> &std::task::Waker;
+    /// Suspends until the waker fires (or a cancellation unwinds the context).
+    fn suspend(&self);
 }
 
 thread_local! {
@@ -33,6 +47,8 @@ thread_local! {
             runtime: Cell::new(std::ptr::null()),
             worker: Cell::new(std::ptr::null()),
             ids: Cell::new((0, 0)),
+            suspend: Cell::new(None),
+            parked_waits: Cell::new(0),
         }
     };
 }

@@ -16,7 +16,6 @@
 //! The choice goes through one small internal interface ([`context`]), so fibers plug in without
 //! the primitives knowing about them.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
@@ -53,18 +52,7 @@ pub trait Wait: Future + Sized {
 
 impl<F: Future> Wait for F {}
 
-/// A context that can suspend the current flow of control while a future is pending: what a
-/// fiber registers so that `.wait()` suspends it instead of blocking its worker.
-pub trait Suspend {
-    /// The waker that resumes this context.
-    fn waker(&self) -> &Waker;
-    /// Suspends until the waker fires (or a cancellation unwinds the context).
-    fn suspend(&self);
-}
-
-thread_local! {
-    static SUSPEND: Cell<Option<*const (dyn Suspend + 'static)>> = const { Cell::new(None) };
-}
+pub use crate::context::Suspend;
 
 /// Runs `f` with `s` as the current suspendable context: `.wait()` calls inside `f` suspend
 /// through `s`. Restores the previous context afterwards (contexts nest).
@@ -72,13 +60,13 @@ pub fn with_suspend<R>(s: &dyn Suspend, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<*const (dyn Suspend + 'static)>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            SUSPEND.with(|c| c.set(self.0));
+            crate::context::with(|c| c.suspend.set(self.0));
         }
     }
     // SAFETY: we erase the lifetime to store the pointer in the thread-local; it is removed (by
     // `Restore`) before `s`'s borrow ends, so it is never dereferenced after `s` is gone.
     let erased: *const (dyn Suspend + 'static) = unsafe { std::mem::transmute(s) };
-    let _restore = Restore(SUSPEND.with(|c| c.replace(Some(erased))));
+    let _restore = Restore(crate::context::with(|c| c.suspend.replace(Some(erased))));
     f()
 }
 
@@ -92,14 +80,25 @@ pub(crate) enum WaitContext {
     Thread,
 }
 
+/// Classifies the caller with one thread-local access.
+#[inline]
 pub(crate) fn context() -> WaitContext {
-    if let Some(s) = SUSPEND.with(|c| c.get()) {
-        return WaitContext::Suspend(s);
-    }
-    if sched::is_worker_thread() && crate::context::task_id().is_some() {
-        return WaitContext::AsyncTask;
-    }
-    WaitContext::Thread
+    crate::context::with(|cx| {
+        if let Some(s) = cx.suspend.get() {
+            WaitContext::Suspend(s)
+        } else if !cx.worker.get().is_null() && cx.current_task.get().is_some() {
+            WaitContext::AsyncTask
+        } else {
+            WaitContext::Thread
+        }
+    })
+}
+
+/// True while this OS thread is parked in (or polling a future under) a `.wait()`: a primitive
+/// may then spin briefly before registering, since the alternative is a system call to sleep.
+/// False in async tasks and fibers, whose waits are cheap suspensions.
+pub fn in_blocking_wait() -> bool {
+    crate::context::with(|cx| cx.parked_waits.get() > 0)
 }
 
 /// Blocks on `future`; see [`Wait::wait`].
@@ -214,20 +213,39 @@ fn park_on<F: Future>(future: F, shared: Option<&Shared>) -> F::Output {
 }
 
 /// Parks a plain thread between polls.
+/// Parks a plain thread between polls. Borrows the thread's cached waker (no reference-count
+/// traffic per call). A wait nested inside another's poll leaves a notification behind when it
+/// returns, so the outer wait polls again even if the inner one consumed its wake-up.
 fn park_thread<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let (notify, waker) = NOTIFY.with(|(n, w)| (n.clone(), w.clone()));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            let nested = crate::context::with(|cx| {
+                let d = cx.parked_waits.get() - 1;
+                cx.parked_waits.set(d);
+                d > 0
+            });
+            if nested {
+                NOTIFY.with(|(n, _)| *n.notified.lock() = true);
+            }
         }
-        let mut n = notify.notified.lock();
-        while !*n {
-            n = notify.condvar.wait(n);
-        }
-        *n = false;
     }
+    crate::context::with(|cx| cx.parked_waits.set(cx.parked_waits.get() + 1));
+    let _depth = Depth;
+    NOTIFY.with(|(notify, waker)| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+            let mut n = notify.notified.lock();
+            while !*n {
+                n = notify.condvar.wait(n);
+            }
+            *n = false;
+        }
+    })
 }
 
 /// The waker of a `block_on` caller. While the caller is runnable (polling, or woken and not yet

@@ -104,3 +104,44 @@ fn compensation_keeps_other_tasks_running_while_one_blocks() {
         blocker.await.unwrap();
     });
 }
+
+#[test]
+fn a_wait_nested_inside_a_waited_future_does_not_lose_the_outer_wake() {
+    // The outer future's waker fires from another thread while an inner `.wait()` (inside the
+    // outer poll) is parked; the inner wait consumes the thread's notification, so it must leave
+    // one behind for the outer wait.
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f2 = fired.clone();
+    let mut started = false;
+    let outer = std::future::poll_fn(move |cx| {
+        if fired.load(SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        if !started {
+            started = true;
+            let waker = cx.waker().clone();
+            let f3 = f2.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                f3.store(true, SeqCst);
+                waker.wake();
+            });
+            // The inner wait parks past the outer wake-up.
+            let (tx, rx) = futures::channel::oneshot::channel::<()>();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                let _ = tx.send(());
+            });
+            rx.wait().unwrap();
+        }
+        std::task::Poll::Pending
+    });
+    let t = std::thread::spawn(move || outer.wait());
+    let start = Instant::now();
+    while !t.is_finished() {
+        assert!(start.elapsed() < Duration::from_secs(5), "the outer wait lost its wake-up");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    t.join().unwrap();
+    assert!(!spectrum_rt::wait::in_blocking_wait());
+}

@@ -49,7 +49,7 @@ use spectrum_sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 use spectrum_sync::{CachePadded, Mutex};
 
 pub(crate) use anchor::RtRef;
-pub(crate) use worker::{block_in_place, current_worker_index, is_worker_thread};
+pub(crate) use worker::{block_in_place, current_worker_index};
 
 use crate::blocking::BlockingPool;
 use crate::context;

@@ -133,11 +133,6 @@ pub(crate) fn try_schedule_pinned_local(
     })
 }
 
-/// True if the current thread is a worker of `shared` (any runtime if `None`).
-pub(crate) fn is_worker_thread() -> bool {
-    with_worker(|w| w.is_some())
-}
-
 /// Runs `f`, which blocks, on a worker thread while a spare thread takes over the worker's queue
 /// (tokio's `block_in_place`, Go's hand-off of a P stuck in a system call). Pinned tasks stay
 /// with the thread and wait. Off a worker thread, just runs `f`.

@@ -151,9 +151,10 @@ impl Sleep {
         self.registered = true;
     }
 
-    /// Polls without charging the coop budget (for `Timeout`, which must see its deadline even
-    /// when the inner future used the budget up).
-    pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    /// Polls without charging the coop budget: for timeouts and select deadlines built around
+    /// other futures, which must see their deadline even when the inner future used the budget
+    /// up (and should not charge it twice).
+    pub fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: we never move out of the pinned fields.
         let me = unsafe { self.get_unchecked_mut() };
         if me.entry.state() != FIRED {
