@@ -139,7 +139,10 @@ fn a_wait_nested_inside_a_waited_future_does_not_lose_the_outer_wake() {
     let t = std::thread::spawn(move || outer.wait());
     let start = Instant::now();
     while !t.is_finished() {
-        assert!(start.elapsed() < Duration::from_secs(5), "the outer wait lost its wake-up");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the outer wait lost its wake-up"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     t.join().unwrap();

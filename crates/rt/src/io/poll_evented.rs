@@ -9,13 +9,13 @@ use mio::Interest;
 use super::scheduled::{Direction, ScheduledIo};
 use crate::sched::Handle;
 
-pub(crate) struct PollEvented<E: mio::event::Source> {
+pub(crate) struct PollEvented<E: mio::event::Source + std::os::fd::AsRawFd> {
     io: Option<E>,
     scheduled: Option<Arc<ScheduledIo>>,
     handle: Handle,
 }
 
-impl<E: mio::event::Source> PollEvented<E> {
+impl<E: mio::event::Source + std::os::fd::AsRawFd> PollEvented<E> {
     /// Registers `io` with the current runtime's reactor.
     pub(crate) fn new(mut io: E, interest: Interest) -> io::Result<Self> {
         let handle = Handle::try_current().map_err(|e| io::Error::other(e.to_string()))?;
@@ -35,6 +35,21 @@ impl<E: mio::event::Source> PollEvented<E> {
         self.scheduled.as_deref().expect("I/O source taken")
     }
 
+    /// Readiness for `dir`; when pending, notes the socket as what the task waits on.
+    fn ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        exclusive: bool,
+    ) -> Poll<super::scheduled::ReadyEvent> {
+        let r = self.scheduled().poll_ready(cx, dir, exclusive);
+        if r.is_pending() {
+            let fd = self.get_ref().as_raw_fd() as u64;
+            crate::task::note_wait(crate::task::WaitOn::Io { fd });
+        }
+        r
+    }
+
     /// Polls readiness for `dir`.
     pub(crate) fn poll_ready(
         &self,
@@ -43,7 +58,7 @@ impl<E: mio::event::Source> PollEvented<E> {
         exclusive: bool,
     ) -> Poll<io::Result<()>> {
         let coop = std::task::ready!(crate::coop::poll_proceed(cx));
-        let _ = std::task::ready!(self.scheduled().poll_ready(cx, dir, exclusive));
+        let _ = std::task::ready!(self.ready(cx, dir, exclusive));
         coop.made_progress();
         Poll::Ready(Ok(()))
     }
@@ -59,7 +74,7 @@ impl<E: mio::event::Source> PollEvented<E> {
     ) -> Poll<io::Result<R>> {
         let coop = std::task::ready!(crate::coop::poll_proceed(cx));
         loop {
-            let event = std::task::ready!(self.scheduled().poll_ready(cx, dir, exclusive));
+            let event = std::task::ready!(self.ready(cx, dir, exclusive));
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.scheduled().clear_readiness(event);
@@ -86,7 +101,7 @@ impl<E: mio::event::Source> PollEvented<E> {
     ) -> Poll<io::Result<usize>> {
         let coop = std::task::ready!(crate::coop::poll_proceed(cx));
         loop {
-            let event = std::task::ready!(self.scheduled().poll_ready(cx, dir, true));
+            let event = std::task::ready!(self.ready(cx, dir, true));
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.scheduled().clear_readiness(event);
@@ -127,7 +142,7 @@ impl<E: mio::event::Source> PollEvented<E> {
     }
 }
 
-impl<E: mio::event::Source> Drop for PollEvented<E> {
+impl<E: mio::event::Source + std::os::fd::AsRawFd> Drop for PollEvented<E> {
     fn drop(&mut self) {
         if let (Some(mut io), Some(s)) = (self.io.take(), self.scheduled.take()) {
             self.handle.shared().driver.io.deregister(&mut io, s);
@@ -135,7 +150,9 @@ impl<E: mio::event::Source> Drop for PollEvented<E> {
     }
 }
 
-impl<E: mio::event::Source + std::fmt::Debug> std::fmt::Debug for PollEvented<E> {
+impl<E: mio::event::Source + std::os::fd::AsRawFd + std::fmt::Debug> std::fmt::Debug
+    for PollEvented<E>
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PollEvented").field("io", &self.io).finish()
     }

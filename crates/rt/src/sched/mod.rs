@@ -249,6 +249,12 @@ impl Shared {
         self.coarse_ms.store(ms, Relaxed);
     }
 
+    /// The next worker for a pinned task (round-robin).
+    pub(crate) fn next_pinned_home(&self) -> usize {
+        // Relaxed: round-robin needs no ordering.
+        self.next_pinned.fetch_add(1, Relaxed) % self.num_workers()
+    }
+
     /// An owned `Arc` to this `Shared`.
     pub(crate) fn handle_arc(&self) -> Arc<Shared> {
         // SAFETY: every `Shared` is created by `build` inside an `Arc`, and the caller holds a
@@ -597,9 +603,15 @@ impl Handle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        // Relaxed: round-robin needs no ordering.
-        let home = self.shared.next_pinned.fetch_add(1, Relaxed) % self.shared.num_workers();
-        spawn_pinned_on(&self.shared, home, make, None, Location::caller())
+        let home = self.shared.next_pinned_home();
+        spawn_pinned_on(
+            &self.shared,
+            home,
+            make,
+            None,
+            TaskKind::Local,
+            Location::caller(),
+        )
     }
 
     /// Enters the runtime on this thread until the guard drops, so `spawn`, timers and sockets
@@ -646,6 +658,7 @@ pub(crate) fn spawn_pinned_on<M, F>(
     home: usize,
     make: M,
     name: Option<Box<str>>,
+    kind: TaskKind,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where
@@ -653,7 +666,14 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    spawn_local_here(shared, home, PinnedFuture::Make(Some(make)), name, location)
+    spawn_local_here(
+        shared,
+        home,
+        PinnedFuture::Make(Some(make)),
+        name,
+        kind,
+        location,
+    )
 }
 
 /// Spawns a future pinned to worker `home` (a `!Send` one when called on that worker).
@@ -662,13 +682,14 @@ pub(crate) fn spawn_local_here<F>(
     home: usize,
     future: F,
     name: Option<Box<str>>,
+    kind: TaskKind,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let meta = shared.meta(name, location, TaskKind::Local);
+    let meta = shared.meta(name, location, kind);
     let sched = LocalSched {
         rt: shared.rt,
         home,

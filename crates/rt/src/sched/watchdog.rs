@@ -64,6 +64,12 @@ pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
             if w.reported || running_for < threshold {
                 continue;
             }
+            // Acquire: pairs with the Release store in `block_in_place`. A worker that declared
+            // it blocks has already handed its queue over: not a stall to report.
+            if remote.blocked.load(Acquire) && !w.compensated {
+                w.reported = true;
+                continue;
+            }
             w.reported = true;
             let policy = shared.config.blocking_policy;
             if policy == BlockingPolicy::Compensate {

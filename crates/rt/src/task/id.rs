@@ -83,6 +83,8 @@ pub enum TaskKind {
     Blocking,
     /// A closure on its own OS thread (`task::Builder::spawn_thread`).
     Thread,
+    /// A fiber: a pinned task whose future owns a stack (`spectrum-fiber`).
+    Fiber,
 }
 
 #[cfg(all(test, not(loom)))]

@@ -125,6 +125,10 @@ impl<T> Future for JoinHandle<T> {
         };
         if out.is_ready() {
             coop.made_progress();
+        } else {
+            super::note_wait(super::WaitOn::Join {
+                task: self.header().id.as_u64(),
+            });
         }
         out
     }

@@ -23,7 +23,7 @@ use spectrum_sync::{CachePadded, Mutex};
 
 use super::id::{Meta, TaskId, TaskKind};
 use super::raw::{Cell, Header, RawTask};
-use super::{JoinHandle, Notified, Schedule, Task};
+use super::{JoinHandle, Notified, Schedule, Task, WaitOn};
 use crate::cancel::CancelCause;
 
 pub(crate) struct Registry {
@@ -83,6 +83,11 @@ pub struct TaskInfo {
     pub polls: u32,
     /// Async task, pinned task or blocking job.
     pub kind: TaskKind,
+    /// What it waits on, when a Spectrum primitive said so.
+    pub waiting_on: Option<WaitOn>,
+    /// Idle with no waker anywhere: nothing can ever wake it (a lost wake-up). Tasks referenced
+    /// by an `AbortHandle` (scope children, for one) are never flagged.
+    pub lost_waker: bool,
 }
 
 /// What a live task is doing.
@@ -109,7 +114,14 @@ impl std::fmt::Display for TaskInfo {
             f,
             " ({:?}, {:?}) spawned at {}, age {:?}, {} polls",
             self.kind, self.state, self.location, self.age, self.polls
-        )
+        )?;
+        if let Some(w) = &self.waiting_on {
+            write!(f, ", waiting on {w}")?;
+        }
+        if self.lost_waker {
+            f.write_str(", LOST WAKER: nothing can wake it")?;
+        }
+        Ok(())
     }
 }
 
@@ -268,6 +280,14 @@ impl Registry {
                     // Relaxed: a statistic.
                     polls: h.polls.load(spectrum_sync::atomic::Ordering::Relaxed),
                     kind: h.meta.kind,
+                    // Relaxed: a diagnostic note.
+                    waiting_on: WaitOn::unpack(
+                        h.waiting.load(spectrum_sync::atomic::Ordering::Relaxed),
+                    ),
+                    // References: the registry's, and the join handle's if any; none left for a
+                    // waker (or anything else) means nothing can ever wake it.
+                    lost_waker: state == TaskState::Idle
+                        && s.ref_count() <= 1 + usize::from(s.is_join_interested()),
                 });
             });
         }

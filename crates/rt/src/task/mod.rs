@@ -52,6 +52,7 @@ mod raw;
 #[cfg(not(loom))]
 mod spawn;
 pub(crate) mod state;
+mod wait_on;
 mod waker;
 
 use std::fmt;
@@ -64,7 +65,8 @@ pub use id::{TaskId, TaskKind};
 pub use join::{AbortHandle, JoinHandle};
 pub use list::{TaskInfo, TaskState};
 #[cfg(not(loom))]
-pub use spawn::{spawn, spawn_blocking, spawn_local, yield_now, Builder, YieldNow};
+pub use spawn::{block_in_place, spawn, spawn_blocking, spawn_local, yield_now, Builder, YieldNow};
+pub use wait_on::{note_wait, WaitOn};
 
 pub(crate) use id::Meta;
 pub(crate) use list::Registry;

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::task::Waker;
 
-use spectrum_sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
+use spectrum_sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use spectrum_sync::linked_list::Pointers;
 use spectrum_sync::UnsafeCell;
 
@@ -35,6 +35,8 @@ pub(crate) struct Header {
     pub(crate) cause: AtomicUsize,
     /// How many times the future has been polled.
     pub(crate) polls: AtomicU32,
+    /// What the task waits on (`WaitOn::pack`; 0: nothing noted). See `wait_on.rs`.
+    pub(crate) waiting: AtomicU64,
     /// The registry shard this task lives in.
     pub(crate) shard: u32,
     pub(crate) id: TaskId,
@@ -97,6 +99,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 join_waker: UnsafeCell::new(None),
                 cause: AtomicUsize::new(0),
                 polls: AtomicU32::new(0),
+                waiting: AtomicU64::new(0),
                 shard,
                 id,
                 meta,
@@ -133,11 +136,15 @@ impl Header {
         unsafe { CancelCause::clone_from_word(word) }.unwrap_or_else(CancelCause::requested)
     }
 
-    /// Counts one poll. Only the `RUNNING` owner writes, so a load and a store suffice.
+    /// Counts one poll and clears the wait note (the task runs: whatever it waited on is
+    /// over). Only the `RUNNING` owner writes, so loads and stores suffice.
     pub(crate) fn count_poll(&self) {
-        // Relaxed: a statistic read by diagnostics; no other memory depends on it.
+        // Relaxed: statistics read by diagnostics; no other memory depends on them.
         self.polls
             .store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
+        if self.waiting.load(Relaxed) != 0 {
+            self.waiting.store(0, Relaxed);
+        }
     }
 }
 

@@ -105,6 +105,7 @@ where
 pub struct Builder {
     name: Option<Box<str>>,
     stack_size: Option<usize>,
+    fiber: bool,
 }
 
 impl Builder {
@@ -135,6 +136,67 @@ impl Builder {
             Some(s) => s.spawn(future, self.name, location),
             None => no_runtime("spawn"),
         })
+    }
+
+    /// Lists the task as a fiber (kind [`TaskKind::Fiber`](crate::task::TaskKind)) in task lists
+    /// and dumps; for fiber implementations, with [`spawn_pinned`](Self::spawn_pinned) or
+    /// [`spawn_local`](Self::spawn_local).
+    pub fn fiber(mut self) -> Builder {
+        self.fiber = true;
+        self
+    }
+
+    fn pinned_kind(&self) -> crate::task::TaskKind {
+        if self.fiber {
+            crate::task::TaskKind::Fiber
+        } else {
+            crate::task::TaskKind::Local
+        }
+    }
+
+    /// Spawns a task pinned to one worker of the current runtime (round-robin): `make` runs on
+    /// that worker and builds the future there, so the future need not be `Send`. See
+    /// [`Handle::spawn_pinned`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a Spectrum runtime.
+    #[track_caller]
+    pub fn spawn_pinned<M, F>(self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let location = Location::caller();
+        let kind = self.pinned_kind();
+        sched::with_current(|s| match s {
+            Some(s) => {
+                let home = s.next_pinned_home();
+                sched::spawn_pinned_on(s, home, make, self.name, kind, location)
+            }
+            None => no_runtime("spawn_pinned"),
+        })
+    }
+
+    /// [`spawn_pinned`](Self::spawn_pinned) onto `handle`'s runtime, from any thread.
+    #[track_caller]
+    pub fn spawn_pinned_on<M, F>(self, make: M, handle: &Handle) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let s = handle.shared();
+        let kind = self.pinned_kind();
+        sched::spawn_pinned_on(
+            s,
+            s.next_pinned_home(),
+            make,
+            self.name,
+            kind,
+            Location::caller(),
+        )
     }
 
     /// Stack size for [`spawn_thread`](Self::spawn_thread) (the OS default otherwise).
@@ -202,8 +264,9 @@ impl Builder {
         let location = Location::caller();
         sched::with_current(|s| {
             let s = s.unwrap_or_else(|| no_runtime("spawn_local"));
+            let kind = self.pinned_kind();
             match sched::current_worker_index(s) {
-                Some(home) => sched::spawn_local_here(s, home, future, self.name, location),
+                Some(home) => sched::spawn_local_here(s, home, future, self.name, kind, location),
                 None => panic!(
                     "`spawn_local` must be called on a Spectrum worker thread (inside a task); \
                      from other threads use `Handle::spawn_pinned`"
@@ -237,6 +300,26 @@ fn no_runtime(what: &str) -> ! {
         "`{what}` needs a Spectrum runtime: call it from a task, inside `Runtime::block_on`, or \
          after `Handle::enter()`"
     )
+}
+
+/// Runs `f`, which blocks (a long computation, a synchronous system call, a lock held by a
+/// thread), on the current worker thread while a spare thread takes over the worker's queue and
+/// drives its timers and I/O, so other tasks keep running (tokio's `block_in_place`, Go's hand-off
+/// of a P blocked in a system call). Tasks pinned to this worker wait until `f` returns. Spares
+/// are capped by `Builder::max_spare_threads`. Off a worker thread it just runs `f`.
+///
+/// ```
+/// # spectrum_rt::Runtime::builder().workers(1).build().unwrap().block_on(async {
+/// let h = spectrum_rt::spawn(async {
+///     spectrum_rt::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)))
+/// });
+/// // The only worker is blocked, yet this task runs: a spare took over.
+/// assert_eq!(spectrum_rt::spawn(async { 1 }).await.unwrap(), 1);
+/// h.await.unwrap();
+/// # });
+/// ```
+pub fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
+    sched::block_in_place(f)
 }
 
 /// Yields to the scheduler: the task goes to the back of the run queue and other tasks run.

@@ -72,6 +72,8 @@ pub struct Sleep {
     /// without touching the wheel. Known from the clock read that made the deadline, so a sleep
     /// costs one clock read in all.
     due: bool,
+    /// The wheel tick it was registered for (for the task dump's wait note).
+    tick: u64,
     entry: TimerEntry,
 }
 
@@ -84,6 +86,7 @@ impl Sleep {
             registered: false,
             clamped: false,
             due: deadline <= now,
+            tick: 0,
             entry: TimerEntry::new(),
         }
     }
@@ -124,6 +127,7 @@ impl Sleep {
         let entry = NonNull::from(&self.entry);
         let deadline = self.deadline;
         let due = self.due;
+        let mut tick = self.tick;
         let registered = sched::with_shared(&self.rt, |s| {
             let time = &s.driver.time;
             if due {
@@ -134,6 +138,7 @@ impl Sleep {
                 return false;
             }
             let when = time.clock.deadline_to_tick(deadline);
+            tick = when;
             // SAFETY: the entry is pinned inside this `Sleep` (we are `!Unpin`) and `Drop`
             // deregisters it before it goes away.
             let r = unsafe { time.register(entry, when) };
@@ -142,6 +147,7 @@ impl Sleep {
             }
             r.clamped
         });
+        self.tick = tick;
         match registered {
             Some(clamped) => self.clamped = clamped,
             // The runtime is gone: nothing will ever fire this timer; complete now rather than
@@ -163,6 +169,9 @@ impl Sleep {
                 me.register();
             }
             if me.entry.state() != FIRED {
+                crate::task::note_wait(crate::task::WaitOn::Timer {
+                    deadline_ms: me.tick,
+                });
                 return Poll::Pending;
             }
         }
