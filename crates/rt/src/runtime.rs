@@ -92,6 +92,13 @@ pub enum Diagnostic {
         /// The tasks still running.
         stuck: Vec<TaskInfo>,
     },
+    /// A model layer saw its API misused (a callback called twice, a resolver settled twice...).
+    Misuse {
+        /// What happened.
+        message: String,
+        /// Where the misused object was made, if known.
+        location: Option<&'static Location<'static>>,
+    },
     /// The runtime could not start a thread.
     ThreadSpawnFailed {
         /// Which thread.
@@ -178,6 +185,13 @@ impl fmt::Display for Diagnostic {
                 )?;
                 for t in stuck {
                     write!(f, "\n  {t}")?;
+                }
+                Ok(())
+            }
+            Diagnostic::Misuse { message, location } => {
+                f.write_str(message)?;
+                if let Some(at) = location {
+                    write!(f, " (made at {at})")?;
                 }
                 Ok(())
             }

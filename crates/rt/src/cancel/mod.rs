@@ -15,4 +15,4 @@ mod token;
 pub use cause::{CancelCause, CauseKind};
 #[cfg(not(loom))]
 pub use shield::{shield, shield_with_timeout, Shielded};
-pub use token::{CancelToken, Cancelled};
+pub use token::{CancelToken, Cancelled, EnteredToken};

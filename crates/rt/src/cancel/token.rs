@@ -280,8 +280,12 @@ impl CancelToken {
         .await
     }
 
-    /// The token of the scope the current task runs in, if any.
+    /// The current token: the one [`enter`](Self::enter)ed on this thread, else the token of the
+    /// scope the current task runs in, if any.
     pub fn current() -> Option<CancelToken> {
+        if let Some(t) = ENTERED.with(|e| e.borrow().clone()) {
+            return Some(t);
+        }
         #[cfg(not(loom))]
         let token = crate::scope::current_token();
         #[cfg(loom)]
@@ -289,9 +293,40 @@ impl CancelToken {
         token
     }
 
+    /// Makes this token [`current`](Self::current) on this thread until the guard drops: what a
+    /// thread (or a fiber) runtime does for the code it runs. Guards nest.
+    ///
+    /// ```
+    /// use spectrum_rt::cancel::CancelToken;
+    /// let t = CancelToken::new();
+    /// {
+    ///     let _g = t.enter();
+    ///     assert!(CancelToken::current().unwrap().same_as(&t));
+    /// }
+    /// assert!(CancelToken::current().is_none());
+    /// ```
+    pub fn enter(&self) -> EnteredToken {
+        EnteredToken(ENTERED.with(|e| e.replace(Some(self.clone()))))
+    }
+
     /// Number of live children (for tests and diagnostics).
     pub fn num_children(&self) -> usize {
         self.node.state.lock().children.len()
+    }
+}
+
+thread_local! {
+    static ENTERED: std::cell::RefCell<Option<CancelToken>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Restores the previously entered token; see [`CancelToken::enter`].
+#[derive(Debug)]
+pub struct EnteredToken(Option<CancelToken>);
+
+impl Drop for EnteredToken {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        ENTERED.with(|e| *e.borrow_mut() = prev);
     }
 }
 

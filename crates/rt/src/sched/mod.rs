@@ -632,6 +632,12 @@ impl Handle {
         self.shared.live_tasks()
     }
 
+    /// Sends a diagnostic to the runtime's hook (stderr by default): for model layers that detect
+    /// misuse or faults of their own.
+    pub fn report(&self, diagnostic: Diagnostic) {
+        self.shared.diagnose(diagnostic);
+    }
+
     /// The number of worker threads.
     pub fn num_workers(&self) -> usize {
         self.shared.num_workers()

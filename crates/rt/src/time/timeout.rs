@@ -13,6 +13,19 @@ use crate::sched;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed(());
 
+impl Elapsed {
+    /// An `Elapsed` error, for combinators that time out on their own terms.
+    pub fn new() -> Elapsed {
+        Elapsed(())
+    }
+}
+
+impl Default for Elapsed {
+    fn default() -> Self {
+        Elapsed::new()
+    }
+}
+
 impl fmt::Display for Elapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("deadline has elapsed")
