@@ -19,6 +19,17 @@ pub use spectrum_rt::{
 };
 pub use spectrum_rt::{spawn, spawn_blocking, spawn_local, yield_now};
 
+/// Channels and `select!` (CSP): [`spectrum_chan`].
+pub use spectrum_chan as chan;
+pub use spectrum_chan::select;
+/// Fibers: Go-style sync code on the scheduler: [`spectrum_fiber`].
+pub use spectrum_fiber as fiber;
+/// Futures/promises and callback bridges: [`spectrum_promise`].
+pub use spectrum_promise as promise;
+pub use spectrum_promise::{callback, thread};
+/// Resilience patterns: [`spectrum_resilience`].
+pub use spectrum_resilience as resilience;
+
 #[doc(hidden)]
 pub use spectrum_rt::__private;
 
