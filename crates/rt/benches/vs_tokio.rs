@@ -48,15 +48,20 @@ impl Signal {
     }
 }
 
+/// Spectrum `workers(1)` against tokio's current-thread runtime, or Spectrum `workers(n)` against
+/// tokio's multi-thread runtime with `n` workers.
 #[derive(Clone, Copy, PartialEq)]
 enum Flavor {
     One,
-    Two,
+    Multi(usize),
 }
 
 impl Flavor {
     fn spectrum(self) -> spectrum_rt::Runtime {
-        let n = if self == Flavor::One { 1 } else { 2 };
+        let n = match self {
+            Flavor::One => 1,
+            Flavor::Multi(n) => n,
+        };
         spectrum_rt::Runtime::builder().workers(n).build().unwrap()
     }
 
@@ -65,18 +70,18 @@ impl Flavor {
             Flavor::One => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build(),
-            Flavor::Two => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
+            Flavor::Multi(n) => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
                 .enable_all()
                 .build(),
         }
         .unwrap()
     }
 
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Flavor::One => "1 worker (tokio current_thread)",
-            Flavor::Two => "2 workers (tokio multi_thread)",
+            Flavor::One => "1 worker (tokio current_thread)".into(),
+            Flavor::Multi(n) => format!("{n} workers (tokio multi_thread)"),
         }
     }
 }
@@ -525,11 +530,27 @@ fn main() {
         .position(|a| a == "--only")
         .map(|i| args[i + 1].clone());
     let one_flavor = args.iter().any(|a| a == "--one-worker");
+    // `--workers 1,2,4,8,16`: a scaling run (Spectrum workers(n) vs tokio multi_thread(n)).
+    let flavors: Vec<Flavor> = match args.iter().position(|a| a == "--workers") {
+        Some(i) => args[i + 1]
+            .split(',')
+            .map(
+                |n| match n.trim().parse::<usize>().expect("--workers takes numbers") {
+                    1 if !args.iter().any(|a| a == "--multi") => Flavor::One,
+                    n => Flavor::Multi(n),
+                },
+            )
+            .collect(),
+        None if one_flavor => vec![Flavor::One],
+        None => vec![Flavor::One, Flavor::Multi(2)],
+    };
     let filter = args
         .iter()
         .enumerate()
         .skip(1)
-        .find(|(i, a)| !a.starts_with("--") && args[i - 1] != "--only")
+        .find(|(i, a)| {
+            !a.starts_with("--") && args[i - 1] != "--only" && args[i - 1] != "--workers"
+        })
         .map(|(_, a)| a.clone());
     let scale = if quick { 10 } else { 1 };
     let reps = if quick { 3 } else { REPS };
@@ -563,10 +584,7 @@ fn main() {
                 continue;
             }
         }
-        for flavor in [Flavor::One, Flavor::Two] {
-            if one_flavor && flavor == Flavor::Two {
-                continue;
-            }
+        for &flavor in &flavors {
             run_row(&**w, flavor, reps, only.as_deref());
         }
     }
