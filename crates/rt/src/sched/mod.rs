@@ -451,13 +451,14 @@ impl Shared {
                 location: task.meta.location,
                 message: payload.message().map(str::to_owned),
             });
+            // Shut down first, then wake `block_on`: a caller that wakes sees the runtime down.
+            self.begin_shutdown();
+            self.unpark_all();
             self.fail(
                 "the Spectrum runtime shut down because a task panicked with no JoinHandle to \
                  report to (UnhandledPanic::ShutdownRuntime)"
                     .to_owned(),
             );
-            self.begin_shutdown();
-            self.unpark_all();
         }
     }
 }
