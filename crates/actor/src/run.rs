@@ -1,0 +1,256 @@
+//! The run loop: an actor's whole life as one future, the body of its task.
+//!
+//! # Steps
+//!
+//! 1. `started`, guarded (below). Failure ends the actor with no other hook.
+//! 2. Turns: take the next item (system lane first: kill > stop > signals > messages; see
+//!    `mailbox`), run it to completion, guarded. After `budget` messages in one activation the
+//!    task yields its worker.
+//! 3. A graceful stop (stop request, `Context::stop`, the last `Addr` gone, a cancelled task)
+//!    closes the mailbox and runs `stopping`.
+//! 4. `stopped` runs on every exit but a kill or a failed start; then the cell's death protocol
+//!    (`cell` module docs).
+//!
+//! *Guarded* polling: every handler and hook future is polled inside `catch_unwind` (a panic ends
+//! the actor with [`ExitReason::Panicked`], never the worker) and after a look at the kill bit,
+//! so a kill drops the current handler at its next suspension point. While a handler is pending,
+//! the actor's waker stays registered in the cell, so a kill wakes it whatever it waits on.
+//!
+//! *Forced cancellation* (a scope cancelling the task, or `Builder::run`'s future dropped): the
+//! `Finisher` guard owns the actor; its destructor moves the actor into a shielded task
+//! (`spectrum_rt::cancel::shield`, joined by the enclosing scope) that runs `stopping` and
+//! `stopped` and the death protocol — so a supervisor in a cancelled scope still stops its
+//! children in order — or, when the runtime is shutting down, runs the death protocol at once.
+
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use spectrum_rt::runtime::Diagnostic;
+use spectrum_sync::atomic::Ordering::Relaxed;
+
+use crate::actor::Actor;
+use crate::cell::{Cell, Next, Phase, SYS_KILL};
+use crate::context::Context;
+use crate::reason::ExitReason;
+use crate::signal::Signal;
+
+/// Why a guarded poll stopped early.
+enum Abort {
+    /// Killed (or an untrapped exit signal); `true`: `stopped` still runs.
+    Kill(ExitReason, bool),
+    Panic(ExitReason),
+}
+
+/// Polls `fut` guarded: kill check, then the poll inside `catch_unwind`.
+struct Guarded<'c, A: Actor, F> {
+    cell: &'c Cell<A>,
+    fut: F,
+}
+
+impl<A: Actor, F: Future + Unpin> Future for Guarded<'_, A, F> {
+    type Output = Result<F::Output, Abort>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let me = self.get_mut();
+        if let Some(abort) = killed(me.cell) {
+            return Poll::Ready(Err(abort));
+        }
+        let fut = &mut me.fut;
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => {
+                me.cell.waker.register(cx.waker());
+                match killed(me.cell) {
+                    Some(abort) => Poll::Ready(Err(abort)),
+                    None => Poll::Pending,
+                }
+            }
+            Err(payload) => Poll::Ready(Err(Abort::Panic(ExitReason::from_panic(&*payload)))),
+        }
+    }
+}
+
+fn killed<A: Actor>(cell: &Cell<A>) -> Option<Abort> {
+    // Relaxed: the kill reason itself is read under the lock.
+    if cell.sys.load(Relaxed) & SYS_KILL == 0 {
+        return None;
+    }
+    cell.pending_kill().map(|(r, hooks)| Abort::Kill(r, hooks))
+}
+
+fn guarded<A: Actor, F: Future + Unpin>(cell: &Cell<A>, fut: F) -> Guarded<'_, A, F> {
+    Guarded { cell, fut }
+}
+
+/// The actor and its context, owned by the run loop (or by the shielded cleanup).
+struct Core<A: Actor> {
+    actor: A,
+    ctx: Context<A>,
+}
+
+impl<A: Actor> Core<A> {
+    /// Steps 1–3: returns the exit reason and whether `stopped` runs.
+    async fn live(&mut self) -> (ExitReason, bool) {
+        let Core { actor, ctx } = self;
+        let cell = ctx.cell.clone();
+        match guarded(&cell, pin!(actor.started(ctx))).await {
+            Ok(Ok(())) => cell.set_running(),
+            Ok(Err(e)) => return (ExitReason::Error(Arc::from(e)), false),
+            Err(Abort::Kill(r, _)) | Err(Abort::Panic(r)) => return (r, false),
+        }
+        let budget = cell.config.budget;
+        let mut handled = 0u32;
+        let reason = loop {
+            if let Some(r) = ctx.stop.take() {
+                break r;
+            }
+            match poll_fn(|cx| ctx.poll_next(cx)).await {
+                Next::Msg(env) => {
+                    let (a, c) = (&mut *actor, &mut *ctx);
+                    match catch_unwind(AssertUnwindSafe(move || env.dispatch(a, c))) {
+                        Ok(None) => {}
+                        Ok(Some(fut)) => match guarded(&cell, fut).await {
+                            Ok(()) => {}
+                            Err(Abort::Kill(r, hooks)) => return (r, hooks),
+                            Err(Abort::Panic(r)) => return (r, true),
+                        },
+                        Err(payload) => return (ExitReason::from_panic(&*payload), true),
+                    }
+                    handled += 1;
+                    if handled >= budget {
+                        handled = 0;
+                        spectrum_rt::task::yield_now().await;
+                    }
+                    continue;
+                }
+                Next::Kill(r, hooks) => return (r, hooks),
+                Next::Stop(r) => break r,
+                Next::Closed => break ExitReason::Normal,
+                Next::Signal(Signal::Exit(e)) => {
+                    match guarded(&cell, pin!(actor.on_exit(e, ctx))).await {
+                        Ok(()) => {}
+                        Err(Abort::Kill(r, hooks)) => return (r, hooks),
+                        Err(Abort::Panic(r)) => return (r, true),
+                    }
+                }
+                Next::Signal(Signal::Down(d)) => {
+                    match guarded(&cell, pin!(actor.on_down(d, ctx))).await {
+                        Ok(()) => {}
+                        Err(Abort::Kill(r, hooks)) => return (r, hooks),
+                        Err(Abort::Panic(r)) => return (r, true),
+                    }
+                }
+            }
+            handled = 0;
+        };
+        self.graceful(reason).await
+    }
+
+    /// Step 3: close the mailbox and run `stopping`.
+    async fn graceful(&mut self, reason: ExitReason) -> (ExitReason, bool) {
+        let Core { actor, ctx } = self;
+        let cell = ctx.cell.clone();
+        cell.set_stopping();
+        let outcome = guarded(&cell, pin!(actor.stopping(ctx, &reason))).await;
+        match outcome {
+            Ok(()) => (reason, true),
+            Err(Abort::Kill(r, hooks)) => (r, hooks),
+            Err(Abort::Panic(r)) => (r, true),
+        }
+    }
+
+    /// Step 4's hook: `stopped`, with a panic contained and reported.
+    async fn stopped(&mut self, reason: &ExitReason) {
+        let Core { actor, ctx } = self;
+        let cell = ctx.cell.clone();
+        cell.set_stopping();
+        cell.clear_soft_kill();
+        if let Err(Abort::Panic(p)) = guarded(&cell, pin!(actor.stopped(ctx, reason))).await {
+            if let Ok(h) = spectrum_rt::Handle::try_current() {
+                h.report(Diagnostic::Misuse {
+                    message: format!(
+                        "actor {} ({}): its `stopped` hook panicked ({p}); the panic was \
+                         contained and the actor ended with reason `{reason}`",
+                        cell.id,
+                        std::any::type_name::<A>()
+                    ),
+                    location: None,
+                });
+            }
+        }
+    }
+}
+
+/// Owns the core; finishes the actor exactly once, even when the task is dropped.
+struct Finisher<A: Actor> {
+    core: Option<Core<A>>,
+    /// Already running in the shielded cleanup task: never shield again.
+    shielded: bool,
+}
+
+impl<A: Actor> Finisher<A> {
+    fn finish(&mut self, reason: ExitReason) {
+        if let Some(mut core) = self.core.take() {
+            core.ctx.cancel_timers();
+            let local = std::mem::take(&mut core.ctx.local);
+            let cell = core.ctx.cell.clone();
+            // The actor's state goes before anyone hears of the death.
+            drop(core);
+            cell.finish(reason, local);
+        }
+    }
+}
+
+impl<A: Actor> Drop for Finisher<A> {
+    fn drop(&mut self) {
+        let Some(core) = self.core.take() else {
+            return;
+        };
+        let reason = ExitReason::shutdown("task cancelled");
+        let runs_hooks = core.ctx.cell.phase() >= Phase::Running;
+        let live_rt = spectrum_rt::Handle::try_current().is_ok_and(|h| !h.is_shutdown());
+        if runs_hooks && live_rt && !self.shielded {
+            let cleanup = async move {
+                let mut f = Finisher {
+                    core: Some(core),
+                    shielded: true,
+                };
+                let c = f.core.as_mut().expect("core");
+                let (reason, hooks) = if c.ctx.cell.phase() < Phase::Stopping {
+                    c.graceful(reason).await
+                } else {
+                    (reason, true)
+                };
+                if hooks {
+                    c.stopped(&reason).await;
+                }
+                f.finish(reason);
+            };
+            drop(spectrum_rt::cancel::shield(cleanup));
+        } else {
+            self.core = Some(core);
+            self.finish(reason);
+        }
+    }
+}
+
+/// The actor's task body.
+pub(crate) async fn run<A: Actor>(actor: A, cell: Arc<Cell<A>>) -> ExitReason {
+    let mut f = Finisher {
+        core: Some(Core {
+            actor,
+            ctx: Context::new(cell),
+        }),
+        shielded: false,
+    };
+    let core = f.core.as_mut().expect("core");
+    let (reason, hooks) = core.live().await;
+    if hooks {
+        core.stopped(&reason).await;
+    }
+    f.finish(reason.clone());
+    reason
+}
