@@ -27,6 +27,8 @@ pub use spectrum_fiber as fiber;
 /// Futures/promises and callback bridges: [`spectrum_promise`].
 pub use spectrum_promise as promise;
 pub use spectrum_promise::{callback, thread};
+/// Actors with OTP-style supervision: [`spectrum_actor`].
+pub use spectrum_actor as actor;
 /// Resilience patterns: [`spectrum_resilience`].
 pub use spectrum_resilience as resilience;
 
