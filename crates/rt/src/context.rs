@@ -27,6 +27,8 @@ pub(crate) struct Context {
     pub(crate) suspend: Cell<Option<*const (dyn Suspend + 'static)>>,
     /// How many `.wait()` calls this OS thread is parked in (nested waits count twice).
     pub(crate) parked_waits: Cell<u32>,
+    /// Set by a scope around the spawns of its children: tasks record it as their scope.
+    pub(crate) spawn_scope: Cell<Option<u64>>,
 }
 
 /// A context that can suspend the current flow of control while a future is pending: what a
@@ -49,6 +51,7 @@ thread_local! {
             ids: Cell::new((0, 0)),
             suspend: Cell::new(None),
             parked_waits: Cell::new(0),
+            spawn_scope: Cell::new(None),
         }
     };
 }

@@ -35,6 +35,8 @@ mod blocking;
 #[cfg(not(loom))]
 mod driver;
 #[cfg(not(loom))]
+pub mod dump;
+#[cfg(not(loom))]
 pub mod io;
 #[cfg(not(loom))]
 pub mod leak;

@@ -620,6 +620,11 @@ impl Runtime {
         self.handle.live_tasks()
     }
 
+    /// A task dump (see [`Handle::dump`]).
+    pub fn dump(&self) -> crate::dump::Dump {
+        self.handle.dump()
+    }
+
     /// Shuts down, waiting at most `timeout` for threads stuck in user code (they are reported
     /// through the diagnostic hook and detached). Returns `true` if everything stopped in time.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {

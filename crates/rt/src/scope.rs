@@ -261,9 +261,39 @@ impl fmt::Display for SpawnError {
 impl Error for SpawnError {}
 
 struct ScopeInner {
+    /// Unique among all scopes of the process (for dumps).
+    id: u64,
+    /// The runtime it is registered with for dumps.
+    rt: Option<crate::sched::RtRef>,
     token: CancelToken,
     supervised: bool,
     state: Mutex<State>,
+}
+
+/// What a task dump shows of a live scope.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ScopeInfo {
+    /// The scope's id (tasks spawned into it carry it in `TaskInfo::scope`).
+    pub id: u64,
+    /// The task that opened it (`None`: opened in `block_on` or on a plain thread).
+    pub owner: Option<TaskId>,
+    /// Where it was opened.
+    pub location: &'static Location<'static>,
+    /// Supervised (true) or fail-fast.
+    pub supervised: bool,
+    /// Its deadline, if any.
+    pub deadline: Option<Instant>,
+}
+
+static NEXT_SCOPE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Drop for ScopeInner {
+    fn drop(&mut self) {
+        if let Some(rt) = &self.rt {
+            crate::sched::with_shared(rt, |s| s.scopes.lock().remove(&self.id));
+        }
+    }
 }
 
 struct State {
@@ -310,6 +340,20 @@ impl State {
 }
 
 impl ScopeInner {
+    /// Runs a spawn with this scope marked as the new task's scope (for dumps).
+    fn spawn_member<R>(&self, spawn: impl FnOnce() -> R) -> R {
+        struct Restore(Option<u64>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                crate::context::with(|cx| cx.spawn_scope.set(self.0));
+            }
+        }
+        let _restore = Restore(crate::context::with(|cx| {
+            cx.spawn_scope.replace(Some(self.id))
+        }));
+        spawn()
+    }
+
     /// Records the failure that fails the scope (or a suppressed one) and, if it is the first,
     /// cancels everything with it as the cause.
     fn fail(&self, failure: Failure, fails_scope: bool) {
@@ -433,7 +477,9 @@ impl Scope {
         if let Some(n) = &name {
             builder = builder.name(n.clone());
         }
-        let handle = builder.spawn_at(child, location);
+        let handle = self
+            .inner
+            .spawn_member(|| builder.spawn_at(child, location));
         let abort = handle.abort_handle();
         {
             let mut st = self.inner.state.lock();
@@ -507,6 +553,11 @@ impl Scope {
             .await?;
             Ok((value, handle))
         }
+    }
+
+    /// The scope's id, as tasks spawned into it record it (`TaskInfo::scope`) and dumps show it.
+    pub fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// The scope's cancellation token (a child of the enclosing scope's).
@@ -848,6 +899,7 @@ impl Builder {
     }
 
     /// Runs `body` in the scope; see [`scope`].
+    #[track_caller]
     pub fn run<F, Fut, T, E>(self, body: F) -> ScopeFuture<Fut, T>
     where
         F: FnOnce(Scope) -> Fut,
@@ -860,7 +912,27 @@ impl Builder {
             (None, Some(d)) => CancelToken::with_deadline(d),
             (None, None) => CancelToken::new(),
         };
+        // Relaxed: ids only need to be unique.
+        let id = NEXT_SCOPE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let location = Location::caller();
+        let rt = crate::sched::with_current(|s| {
+            s.map(|s| {
+                s.scopes.lock().insert(
+                    id,
+                    ScopeInfo {
+                        id,
+                        owner: crate::context::task_id(),
+                        location,
+                        supervised: self.supervised,
+                        deadline: token.deadline(),
+                    },
+                );
+                s.rt
+            })
+        });
         let inner = Arc::new(ScopeInner {
+            id,
+            rt,
             token: token.clone(),
             supervised: self.supervised,
             state: Mutex::new(State {
@@ -890,6 +962,7 @@ impl Builder {
 ///
 /// Returns the body's value, or the first failure (a child's error or panic, the body's error,
 /// the deadline, or an outside cancellation) with later failures attached as suppressed.
+#[track_caller]
 pub fn scope<F, Fut, T, E>(body: F) -> ScopeFuture<Fut, T>
 where
     F: FnOnce(Scope) -> Fut,
@@ -900,6 +973,7 @@ where
 }
 
 /// Runs `body` with a supervised [`Scope`]; see [`Builder::supervised`].
+#[track_caller]
 pub fn supervised<F, Fut, T, E>(body: F) -> ScopeFuture<Fut, T>
 where
     F: FnOnce(Scope) -> Fut,

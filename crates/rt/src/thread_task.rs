@@ -54,6 +54,7 @@ where
                 parent: crate::context::task_id(),
                 born_ms: 0,
                 kind: TaskKind::Thread,
+                scope: None,
             };
             GLOBAL.bind(
                 future,

@@ -91,6 +91,10 @@ pub(crate) struct Shared {
     /// Why `block_on` must fail.
     pub(crate) fatal: Mutex<Option<String>>,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Live scopes, for dumps: id -> what the dump shows of it.
+    pub(crate) scopes: Mutex<std::collections::HashMap<u64, crate::scope::ScopeInfo>>,
+    /// Sampled poll time per task id (from the watchdog), for dumps.
+    pub(crate) poll_samples: Mutex<std::collections::HashMap<u64, crate::dump::PollSamples>>,
     /// Threads parked in `block_on`, woken if the runtime shuts down under them.
     pub(crate) block_on_waiters: Mutex<Vec<std::task::Waker>>,
     pub(crate) worker_parts: Mutex<Vec<Option<worker::WorkerParts>>>,
@@ -315,6 +319,7 @@ impl Shared {
             parent: cx.task_id(),
             born_ms: self.coarse_ms(),
             kind: TaskKind::Async,
+            scope: cx.spawn_scope.get(),
         };
         let shard = worker.map_or_else(shard_hint, |w| w.index) as u32;
         let id = crate::task::TaskId::next_in(cx);
@@ -339,12 +344,14 @@ impl Shared {
         location: &'static Location<'static>,
         kind: TaskKind,
     ) -> Meta {
+        let (parent, scope) = context::with(|cx| (cx.task_id(), cx.spawn_scope.get()));
         Meta {
             location,
             name,
-            parent: crate::context::task_id(),
+            parent,
             born_ms: self.coarse_ms(),
             kind,
+            scope,
         }
     }
 
@@ -414,6 +421,61 @@ impl Shared {
         }
         all.sort_by_key(|t| t.id);
         all
+    }
+
+    /// A snapshot of workers, tasks and scopes; see [`crate::dump`].
+    pub(crate) fn dump(&self) -> crate::dump::Dump {
+        use crate::dump::{TaskDump, WorkerActivity, WorkerDump};
+        let infos = self.live_tasks();
+        let samples = self.poll_samples.lock().clone();
+        let interval = self
+            .config
+            .long_poll_threshold
+            .map(crate::sched::watchdog::tick_for);
+        let now_ms = self.driver.time.clock.now_tick();
+        let tasks = infos
+            .into_iter()
+            .map(|info| {
+                let s = samples.get(&info.id.as_u64());
+                TaskDump {
+                    polling: interval.map(|i| i * s.map_or(0, |s| s.samples)),
+                    longest_poll: s.map(|s| s.longest),
+                    timer_in: info.waiting_on.and_then(|w| w.remaining(now_ms)),
+                    info,
+                }
+            })
+            .collect();
+        let workers = self
+            .remotes
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| *i < self.num_workers() || r.progress.sample().0 != 0)
+            .map(|(index, r)| {
+                let (seq, task) = r.progress.sample();
+                let activity = if r.progress.is_stopped() {
+                    WorkerActivity::Stopped
+                } else if seq % 2 == 1 {
+                    WorkerActivity::Polling(crate::task::TaskId::from_raw(task))
+                } else if index < self.num_workers() && self.idle.is_parked(index) {
+                    WorkerActivity::Parked
+                } else {
+                    WorkerActivity::Busy
+                };
+                WorkerDump {
+                    index,
+                    activity,
+                    queued: r.steal.len(),
+                }
+            })
+            .collect();
+        let mut scopes: Vec<_> = self.scopes.lock().values().cloned().collect();
+        scopes.sort_by_key(|s| s.id);
+        crate::dump::Dump {
+            workers,
+            tasks,
+            scopes,
+            injected: self.inject.len(),
+        }
     }
 
     pub(crate) fn num_live_tasks(&self) -> usize {
@@ -633,6 +695,12 @@ impl Handle {
         self.shared.live_tasks()
     }
 
+    /// A task dump: workers, the tree of live tasks and scopes, what each waits on, sampled
+    /// poll times; `Display` prints the tree, [`to_json`](crate::dump::Dump::to_json) the data.
+    pub fn dump(&self) -> crate::dump::Dump {
+        self.shared.dump()
+    }
+
     /// Sends a diagnostic to the runtime's hook (stderr by default): for model layers that detect
     /// misuse or faults of their own.
     pub fn report(&self, diagnostic: Diagnostic) {
@@ -794,6 +862,8 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
         fatal: Mutex::new(None),
         threads: Mutex::new(Vec::new()),
         block_on_waiters: Mutex::new(Vec::new()),
+        scopes: Mutex::new(std::collections::HashMap::new()),
+        poll_samples: Mutex::new(std::collections::HashMap::new()),
         worker_parts: Mutex::new(parts),
         config,
     }))

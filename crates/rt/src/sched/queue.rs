@@ -255,6 +255,11 @@ impl<T> Steal<T> {
         self.0.len() == 0
     }
 
+    /// Values in the ring (a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        self.0.len() as usize
+    }
+
     /// Steals half of this ring into `dst` (the thief's own ring) and returns one value to run.
     pub(crate) fn steal_into(&self, dst: &mut Local<T>) -> Option<T> {
         // Relaxed: `dst` is ours; only we write its tail.

@@ -28,8 +28,17 @@ struct Watch {
     compensated: bool,
 }
 
+/// The sampling interval for a long-poll threshold: a quarter of it, between 1 and 10 ms.
+pub(crate) fn tick_for(threshold: Duration) -> Duration {
+    (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(10))
+}
+
+/// Samples kept at most; past this, tasks not seen for a while are forgotten.
+const MAX_SAMPLED_TASKS: usize = 16_384;
+
 pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
-    let tick = (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(10));
+    let tick = tick_for(threshold);
+    let mut ticks: u64 = 0;
     let start = Instant::now();
     let mut watches = vec![
         Watch {
@@ -42,10 +51,25 @@ pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
     ];
     while !shared.is_shutdown() {
         std::thread::sleep(tick);
+        ticks += 1;
         let now = Instant::now();
         for (index, (remote, w)) in shared.remotes.iter().zip(watches.iter_mut()).enumerate() {
             let (seq, task) = remote.progress.sample();
             let in_poll = seq % 2 == 1 && !remote.progress.is_stopped();
+            if in_poll {
+                // A sampling profiler: this interval is attributed to the task being polled.
+                let mut samples = shared.poll_samples.lock();
+                if samples.len() >= MAX_SAMPLED_TASKS {
+                    samples.retain(|_, s| ticks - s.last_seen < 1000);
+                }
+                let s = samples.entry(task).or_default();
+                s.samples += 1;
+                s.last_seen = ticks;
+                // A poll seen by consecutive samples has lasted at least since the first of them.
+                if seq == w.seq {
+                    s.longest = s.longest.max(now - w.since);
+                }
+            }
             if seq != w.seq || !in_poll {
                 if w.compensated {
                     // The stall is over: the spare retires once it runs out of stolen work.

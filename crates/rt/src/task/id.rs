@@ -69,6 +69,8 @@ pub(crate) struct Meta {
     pub(crate) born_ms: u32,
     /// What kind of unit this task is (async task, blocking job, ...).
     pub(crate) kind: TaskKind,
+    /// The scope it was spawned into, if any (`scope::Scope::spawn`).
+    pub(crate) scope: Option<u64>,
 }
 
 /// What kind of unit a task is; shown in task lists and dumps.

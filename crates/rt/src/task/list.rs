@@ -83,6 +83,8 @@ pub struct TaskInfo {
     pub polls: u32,
     /// Async task, pinned task or blocking job.
     pub kind: TaskKind,
+    /// The scope it was spawned into, if any (see `scope::ScopeInfo`).
+    pub scope: Option<u64>,
     /// What it waits on, when a Spectrum primitive said so.
     pub waiting_on: Option<WaitOn>,
     /// Idle with no waker anywhere: nothing can ever wake it (a lost wake-up). Tasks referenced
@@ -280,6 +282,7 @@ impl Registry {
                     // Relaxed: a statistic.
                     polls: h.polls.load(spectrum_sync::atomic::Ordering::Relaxed),
                     kind: h.meta.kind,
+                    scope: h.meta.scope,
                     // Relaxed: a diagnostic note.
                     waiting_on: WaitOn::unpack(
                         h.waiting.load(spectrum_sync::atomic::Ordering::Relaxed),

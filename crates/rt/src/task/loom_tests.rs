@@ -51,6 +51,7 @@ impl MockRef {
             parent: None,
             born_ms: 0,
             kind: TaskKind::Async,
+            scope: None,
         };
         let (join, notified) = self.0.registry.bind(f, self.clone(), meta, 0);
         self.0
