@@ -208,6 +208,12 @@ where
         if self.running == 0 && self.iter.is_none() {
             Poll::Ready(None)
         } else {
+            // Inputs woken since this poll took the queue already had their one wake-up (the
+            // push that made the queue non-empty) spent on this very poll: nothing would wake
+            // the combinator again for them. Poll again instead of sleeping on them.
+            if self.queue.as_ref().is_some_and(|q| q.has_woken()) {
+                cx.waker().wake_by_ref();
+            }
             Poll::Pending
         }
     }

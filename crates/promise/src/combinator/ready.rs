@@ -44,6 +44,11 @@ impl ReadyQueue {
         std::mem::swap(&mut *self.ready.lock(), into);
     }
 
+    /// True if inputs were woken since the last take.
+    pub(crate) fn has_woken(&self) -> bool {
+        !self.ready.lock().is_empty()
+    }
+
     fn push(&self, index: usize) {
         let was_empty = {
             let mut ready = self.ready.lock();
