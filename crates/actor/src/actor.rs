@@ -62,7 +62,10 @@ pub trait Actor: Sized + Send + 'static {
     }
 
     /// Runs when a graceful stop begins, after the current turn. The mailbox is already closed:
-    /// sends fail and queued messages are dropped after `stopped`.
+    /// sends fail and queued messages are dropped after `stopped`. If the actor's task is
+    /// cancelled while this hook is suspended (its scope is cancelled as the stop begins), the
+    /// hook runs again from the start in the shielded cleanup task, so it must tolerate a second
+    /// run (a supervisor's does: it terminates the children still running).
     fn stopping(
         &mut self,
         ctx: &mut Context<Self>,

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use spectrum_rt::task::{note_wait, WaitOn};
 use spectrum_rt::time::Sleep;
 
 use crate::actor::{Actor, Handler};
@@ -531,9 +530,7 @@ impl<M: Send + 'static, R: Send + 'static> Future for Tell<'_, M, R> {
             }
             Push::Wait(m) => {
                 me.msg = Some(m);
-                note_wait(WaitOn::Mailbox {
-                    actor: me.sink.process().id().as_u64(),
-                });
+                me.sink.process().note_reply_wait();
                 Poll::Pending
             }
             Push::Full(m) => Poll::Ready(Err(TellError::Full(m))),
@@ -671,9 +668,7 @@ impl<M: Send + 'static, R: Send + 'static> Future for Ask<'_, M, R> {
             }
             return Poll::Ready(Err(AskError::Timeout));
         }
-        note_wait(WaitOn::Mailbox {
-            actor: me.sink.process().id().as_u64(),
-        });
+        me.sink.process().note_reply_wait();
         Poll::Pending
     }
 }

@@ -31,6 +31,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
+use spectrum_rt::task::{TaskId, WaitOn};
+use spectrum_rt::waitgraph::{Holder, Holders, Registration};
 use spectrum_sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use spectrum_sync::{AtomicWaker, Mutex, MutexGuard};
 
@@ -66,6 +68,8 @@ pub(crate) struct Cell<A: Actor> {
     addrs: AtomicUsize,
     pub(crate) sys: AtomicU8,
     pub(crate) waker: AtomicWaker,
+    /// The id of the task that runs the actor (0 until it first runs), for the wait-for graph.
+    pub(crate) task: AtomicU64,
     state: Mutex<State<A>>,
 }
 
@@ -103,6 +107,21 @@ struct Ext {
     /// Registered names and groups (`true`) to release at exit.
     names: Vec<(Arc<str>, bool)>,
     dropped: u64,
+    /// This actor in the runtime's wait-for graph, registered the first time a task waits for
+    /// it (see `Process::note_reply_wait`).
+    graph: Option<(Arc<dyn Holders>, Registration)>,
+}
+
+/// What a task waiting for an actor waits for: the task that runs it.
+struct ActorTask(TaskId);
+
+impl Holders for ActorTask {
+    fn holders(&self, out: &mut Vec<Holder>) {
+        out.push(Holder {
+            task: self.0,
+            certain: true,
+        });
+    }
 }
 
 /// What a send became.
@@ -148,6 +167,7 @@ impl<A: Actor> Cell<A> {
             addrs: AtomicUsize::new(0),
             sys: AtomicU8::new(0),
             waker: AtomicWaker::new(),
+            task: AtomicU64::new(0),
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 taken: 0,
@@ -722,6 +742,25 @@ impl<A: Actor> Process for Cell<A> {
 
     fn exit_reason(&self) -> Option<ExitReason> {
         self.lock().exit.clone()
+    }
+
+    fn note_reply_wait(&self) {
+        let on = WaitOn::Reply {
+            actor: self.id.as_u64(),
+        };
+        spectrum_rt::task::note_wait(on);
+        // Relaxed: set once, before the actor first handles anything; a waiter that reads 0
+        // (the actor has not run yet) registers on a later wait.
+        let Some(task) = TaskId::from_u64(self.task.load(Relaxed)) else {
+            return;
+        };
+        let mut st = self.lock();
+        let ext = st.ext.get_or_insert_with(Default::default);
+        if ext.graph.is_none() {
+            let holders: Arc<dyn Holders> = Arc::new(ActorTask(task));
+            let registration = spectrum_rt::waitgraph::register(on, Arc::downgrade(&holders));
+            ext.graph = Some((holders, registration));
+        }
     }
 
     fn mailbox_len(&self) -> usize {

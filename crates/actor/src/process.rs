@@ -37,6 +37,9 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn poll_started(&self, cx: &mut TaskContext<'_>) -> Poll<Result<(), ExitReason>>;
     fn exit_reason(&self) -> Option<ExitReason>;
     fn mailbox_len(&self) -> usize;
+    /// Notes that the current task waits for this actor (its reply, room in its mailbox, its
+    /// exit), and puts the actor in the runtime's wait-for graph.
+    fn note_reply_wait(&self);
     /// One more counted handle (`Addr`, `Recipient`, registry entry, supervisor).
     fn retain(&self);
     /// [`retain`](Self::retain) unless the count reached zero (the mailbox is closing).
@@ -192,9 +195,7 @@ impl Future for Join {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<ExitReason> {
         let r = self.actor.0.poll_exit(cx);
         if r.is_pending() {
-            spectrum_rt::task::note_wait(spectrum_rt::task::WaitOn::Mailbox {
-                actor: self.actor.id().as_u64(),
-            });
+            self.actor.0.note_reply_wait();
         }
         r
     }

@@ -89,12 +89,15 @@ fn guarded<A: Actor, F: Future + Unpin>(cell: &Cell<A>, fut: F) -> Guarded<'_, A
 struct Core<A: Actor> {
     actor: A,
     ctx: Context<A>,
+    /// `stopping` ran to its end (or was cut short by a kill or a panic): the cleanup of a
+    /// cancelled task does not run it again.
+    stopping_done: bool,
 }
 
 impl<A: Actor> Core<A> {
     /// Steps 1–3: returns the exit reason and whether `stopped` runs.
     async fn live(&mut self) -> (ExitReason, bool) {
-        let Core { actor, ctx } = self;
+        let Core { actor, ctx, .. } = self;
         let cell = ctx.cell.clone();
         match guarded(&cell, pin!(actor.started(ctx))).await {
             Ok(Ok(())) => cell.set_running(),
@@ -151,10 +154,11 @@ impl<A: Actor> Core<A> {
 
     /// Step 3: close the mailbox and run `stopping`.
     async fn graceful(&mut self, reason: ExitReason) -> (ExitReason, bool) {
-        let Core { actor, ctx } = self;
+        let Core { actor, ctx, .. } = self;
         let cell = ctx.cell.clone();
         cell.set_stopping();
         let outcome = guarded(&cell, pin!(actor.stopping(ctx, &reason))).await;
+        self.stopping_done = true;
         match outcome {
             Ok(()) => (reason, true),
             Err(Abort::Kill(r, hooks)) => (r, hooks),
@@ -164,7 +168,9 @@ impl<A: Actor> Core<A> {
 
     /// Step 4's hook: `stopped`, with a panic contained and reported.
     async fn stopped(&mut self, reason: &ExitReason) {
-        let Core { actor, ctx } = self;
+        // `stopping` is over (or skipped, after a kill) once `stopped` begins.
+        self.stopping_done = true;
+        let Core { actor, ctx, .. } = self;
         let cell = ctx.cell.clone();
         cell.set_stopping();
         cell.clear_soft_kill();
@@ -219,7 +225,9 @@ impl<A: Actor> Drop for Finisher<A> {
                     shielded: true,
                 };
                 let c = f.core.as_mut().expect("core");
-                let (reason, hooks) = if c.ctx.cell.phase() < Phase::Stopping {
+                // Not stopping yet, or cancelled in the middle of `stopping` (a scope that
+                // cancels its tasks as their stop begins): run it (again) under the shield.
+                let (reason, hooks) = if c.ctx.cell.phase() < Phase::Stopping || !c.stopping_done {
                     c.graceful(reason).await
                 } else {
                     (reason, true)
@@ -239,10 +247,16 @@ impl<A: Actor> Drop for Finisher<A> {
 
 /// The actor's task body.
 pub(crate) async fn run<A: Actor>(actor: A, cell: Arc<Cell<A>>) -> ExitReason {
+    if let Some(task) = spectrum_rt::task_id() {
+        // Relaxed: read by waiters for the wait-for graph only (see `Process::note_reply_wait`).
+        cell.task
+            .store(task.as_u64(), spectrum_sync::atomic::Ordering::Relaxed);
+    }
     let mut f = Finisher {
         core: Some(Core {
             actor,
             ctx: Context::new(cell),
+            stopping_done: false,
         }),
         shielded: false,
     };

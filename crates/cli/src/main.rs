@@ -7,10 +7,13 @@
 //! - `spectrum bench` runs skynet (1M leaves in a 10-ary tree) on Spectrum's tasks, fibers,
 //!   channels and actors beside tokio in the same process, and beside Go and Erlang where they are installed.
 //! - `spectrum demo` is the runtime core alone on real work.
+//! - `spectrum dump <pid>` prints the task dump of a running program that serves one
+//!   (`spectrum_diag`).
 #![forbid(unsafe_code)]
 
 mod bench;
 mod demo;
+mod dump;
 mod tour;
 
 use std::net::SocketAddr;
@@ -87,6 +90,22 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Print the task dump of a running Spectrum program (run with SPECTRUM_DUMP=1, or calling
+    /// `spectrum_diag::serve`): the tree of tasks and scopes and what each one waits on.
+    Dump {
+        /// The program's process id.
+        #[arg(required_unless_present = "socket")]
+        pid: Option<u32>,
+        /// Print the dump as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Ask the endpoint at this socket instead (a second runtime's `<pid>-2.sock`, say).
+        #[arg(long, value_name = "PATH", conflicts_with = "pid")]
+        socket: Option<PathBuf>,
+    },
+    /// A program stuck three ways that serves a dump endpoint (for the tests of `dump`).
+    #[command(name = "__dump-demo", hide = true)]
+    DumpDemo,
     /// One (model, workload) pair of the tour, in this process (the tour runs it in a child).
     #[command(name = "__tour-child", hide = true)]
     TourChild {
@@ -149,6 +168,10 @@ fn main() {
             only,
         } => bench::run(quick, json, reps, only.as_deref()).map_err(|e| ("bench", e)),
         Command::Demo { quick, workers } => demo::run(quick, workers).map_err(|e| ("demo", e)),
+        Command::Dump { pid, json, socket } => {
+            dump::run(pid, socket.as_deref(), json).map_err(|e| ("dump", e))
+        }
+        Command::DumpDemo => dump::demo().map_err(|e| ("dump demo", e)),
         Command::TourChild {
             model,
             workload,

@@ -518,6 +518,66 @@ fn memory_row(n: usize) {
     );
 }
 
+/// `--diagnostics`: the cost of the guardrails that run by default (the long-poll watchdog and
+/// the deadlock check) on spawn and ping-pong, Spectrum with them against Spectrum without them,
+/// alternating in one process.
+fn diagnostics_rows(flavors: &[Flavor], scale: u64, reps: usize) {
+    println!("Spectrum with its default diagnostics (watchdog, deadlock check) vs with them off (median of {reps} alternating runs; ratio = on / off, the cost is ratio - 1)");
+    println!();
+    println!(
+        "| {:<44} | {:<8} | {:>12} | {:>12} | {:>5} |",
+        "workload", "workers", "on", "off", "ratio"
+    );
+    println!(
+        "|{:-<46}|{:-<10}|{:-<14}|{:-<14}|{:-<7}|",
+        "", "", "", "", ""
+    );
+    let rows: Vec<Box<dyn Workload>> = vec![
+        Box::new(SpawnJoin(1_000_000 / scale)),
+        Box::new(PingPong(1_000_000 / scale)),
+    ];
+    for w in &rows {
+        for &flavor in flavors {
+            let n = match flavor {
+                Flavor::One => 1,
+                Flavor::Multi(n) => n,
+            };
+            let on = spectrum_rt::Runtime::builder()
+                .workers(n)
+                .long_poll_threshold(
+                    std::env::var("LPT")
+                        .ok()
+                        .map(|v| Duration::from_millis(v.parse().unwrap()))
+                        .or(Some(Duration::from_millis(10))),
+                )
+                .build()
+                .unwrap();
+            let off = spectrum_rt::Runtime::builder()
+                .workers(n)
+                .long_poll_threshold(None)
+                .detect_deadlocks(None)
+                .build()
+                .unwrap();
+            w.spectrum(&on);
+            w.spectrum(&off);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..reps {
+                a.push(w.spectrum(&on));
+                b.push(w.spectrum(&off));
+            }
+            let (a, b) = (median(a), median(b));
+            println!(
+                "| {:<44} | {:<8} | {:>12} | {:>12} | {:>5.3} |",
+                w.name(),
+                n,
+                fmt_unit(&**w, a),
+                fmt_unit(&**w, b),
+                a.as_secs_f64() / b.as_secs_f64()
+            );
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--parked-memory") {
@@ -554,6 +614,10 @@ fn main() {
         .map(|(_, a)| a.clone());
     let scale = if quick { 10 } else { 1 };
     let reps = if quick { 3 } else { REPS };
+    if args.iter().any(|a| a == "--diagnostics") {
+        diagnostics_rows(&flavors, scale, reps.max(7));
+        return;
+    }
     let rows: Vec<Box<dyn Workload>> = vec![
         Box::new(SpawnJoin(1_000_000 / scale)),
         Box::new(SpawnJoinBatched(1_048_576 / scale)),

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::scope::ScopeInfo;
 use crate::task::{TaskId, TaskInfo, WaitOn};
+use crate::waitgraph::Cycle;
 
 /// Poll-time samples of one task, from the watchdog.
 #[derive(Clone, Copy, Debug, Default)]
@@ -84,6 +85,9 @@ pub struct Dump {
     pub scopes: Vec<ScopeInfo>,
     /// Tasks waiting in the global queue.
     pub injected: usize,
+    /// Cycles in the wait-for graph: tasks waiting for each other through Spectrum's primitives
+    /// (see [`crate::waitgraph`]).
+    pub deadlocks: Vec<Cycle>,
 }
 
 impl Dump {
@@ -92,7 +96,7 @@ impl Dump {
         self.tasks.iter().filter(|t| t.info.lost_waker)
     }
 
-    /// The dump as JSON (an object with `workers`, `tasks`, `scopes`, `injected`).
+    /// The dump as JSON (an object with `workers`, `tasks`, `scopes`, `injected`, `deadlocks`).
     pub fn to_json(&self) -> String {
         let mut o = String::with_capacity(256 + 256 * self.tasks.len());
         o.push_str("{\"workers\":[");
@@ -142,6 +146,10 @@ impl Dump {
             if let Some(w) = &info.waiting_on {
                 o.push_str(",\"waiting_on\":");
                 json_str(&mut o, &w.to_string());
+                let _ = write!(o, ",\"waiting_on_kind\":\"{}\"", w.kind_name());
+                if let Some(id) = w.object() {
+                    let _ = write!(o, ",\"waiting_on_id\":{id}");
+                }
             }
             if let Some(d) = t.timer_in {
                 let _ = write!(o, ",\"timer_in_ms\":{}", d.as_millis());
@@ -167,11 +175,33 @@ impl Dump {
             json_str(&mut o, &s.location.to_string());
             let _ = write!(o, ",\"supervised\":{}}}", s.supervised);
         }
+        o.push_str("],\"deadlocks\":[");
+        for (i, c) in self.deadlocks.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "{{\"certain\":{},\"edges\":[", c.is_certain());
+            for (k, e) in c.edges.iter().enumerate() {
+                if k > 0 {
+                    o.push(',');
+                }
+                let _ = write!(
+                    o,
+                    "{{\"from\":{},\"to\":{},\"certain\":{},\"via\":",
+                    e.from.as_u64(),
+                    e.to.as_u64(),
+                    e.certain
+                );
+                json_str(&mut o, &e.via.to_string());
+                o.push('}');
+            }
+            o.push_str("]}");
+        }
         o.push_str("]}");
         o
     }
 
-    fn write_task(&self, f: &mut fmt::Formatter<'_>, t: &TaskDump, prefix: &str) -> fmt::Result {
+    fn write_task(&self, f: &mut fmt::Formatter<'_>, t: &TaskDump) -> fmt::Result {
         let i = &t.info;
         write!(f, "task {}", i.id)?;
         if let Some(n) = &i.name {
@@ -179,22 +209,23 @@ impl Dump {
         }
         write!(f, " [{:?}, {:?}]", i.kind, i.state)?;
         match (&i.waiting_on, t.timer_in) {
-            (Some(WaitOn::Timer { .. }), Some(d)) => write!(f, " waiting on a timer (in {d:?})")?,
+            (Some(WaitOn::Timer { .. }), Some(d)) => {
+                write!(f, " waiting on a timer (in {})", Rounded(d))?;
+            }
             (Some(w), _) => write!(f, " waiting on {w}")?,
             (None, _) => {}
         }
-        write!(f, ", age {:?}, {} polls", i.age, i.polls)?;
+        write!(f, ", age {}, {} polls", Rounded(i.age), i.polls)?;
         if let Some(p) = t.polling.filter(|p| !p.is_zero()) {
-            write!(f, ", ~{p:?} polling")?;
+            write!(f, ", ~{} polling", Rounded(p))?;
         }
         if let Some(l) = t.longest_poll.filter(|l| !l.is_zero()) {
-            write!(f, ", longest poll ~{l:?}")?;
+            write!(f, ", longest poll ~{}", Rounded(l))?;
         }
         if i.lost_waker {
             f.write_str(", LOST WAKER (nothing can wake it)")?;
         }
         writeln!(f, " — spawned at {}", i.location)?;
-        let _ = prefix;
         Ok(())
     }
 
@@ -250,7 +281,7 @@ impl Dump {
                     ("├─ ", "│  ")
                 };
                 write!(f, "{inner}{b}")?;
-                self.write_task(f, t, &inner)?;
+                self.write_task(f, t)?;
                 self.write_children(f, Some(t.info.id.as_u64()), &format!("{inner}{c}"), index)?;
             }
         }
@@ -263,7 +294,7 @@ impl Dump {
                 ("├─ ", "│  ")
             };
             write!(f, "{prefix}{branch}")?;
-            self.write_task(f, t, prefix)?;
+            self.write_task(f, t)?;
             self.write_children(
                 f,
                 Some(t.info.id.as_u64()),
@@ -329,7 +360,11 @@ impl fmt::Display for Dump {
             let owner = s.owner.map(TaskId::as_u64).filter(|p| live.contains(p));
             index.child_scopes.entry(owner).or_default().push(s);
         }
-        self.write_children(f, None, "", &index)
+        self.write_children(f, None, "", &index)?;
+        for c in &self.deadlocks {
+            writeln!(f, "!! {c}")?;
+        }
+        Ok(())
     }
 }
 
@@ -347,4 +382,20 @@ fn json_str(o: &mut String, s: &str) {
         }
     }
     o.push('"');
+}
+
+/// A duration shown to a tenth of a millisecond (dump figures are sampled, not exact).
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_secs_f64() * 1e3;
+        if ms >= 10_000.0 {
+            write!(f, "{:.1}s", ms / 1e3)
+        } else if ms >= 1.0 {
+            write!(f, "{ms:.1}ms")
+        } else {
+            write!(f, "{:.0}µs", ms * 1e3)
+        }
+    }
 }

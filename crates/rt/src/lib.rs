@@ -41,6 +41,8 @@ pub mod io;
 #[cfg(not(loom))]
 pub mod leak;
 #[cfg(not(loom))]
+pub mod lockdep;
+#[cfg(not(loom))]
 pub mod net;
 /// Under loom only the run queue of the scheduler is compiled (and model-checked).
 #[cfg(loom)]
@@ -58,6 +60,8 @@ mod thread_task;
 pub mod time;
 #[cfg(not(loom))]
 pub mod wait;
+#[cfg(not(loom))]
+pub mod waitgraph;
 
 pub use context::task_id;
 pub use task::{AbortHandle, JoinError, JoinHandle, PanicPayload, TaskId, TaskInfo};

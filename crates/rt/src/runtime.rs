@@ -99,6 +99,18 @@ pub enum Diagnostic {
         /// Where the misused object was made, if known.
         location: Option<&'static Location<'static>>,
     },
+    /// Spectrum's locks were taken in orders that can deadlock, or a task took a lock it holds
+    /// (debug builds; see [`crate::lockdep`]). Reported the first time the order is seen,
+    /// before any deadlock happens.
+    LockOrderInversion(Box<crate::lockdep::LockOrderReport>),
+    /// Tasks wait for each other in a cycle through Spectrum's primitives (see
+    /// [`crate::waitgraph`]); reported once per cycle by the periodic check.
+    Deadlock {
+        /// The cycle.
+        cycle: crate::waitgraph::Cycle,
+        /// The tasks in it (name, spawn site, ...), in the cycle's order where still alive.
+        tasks: Vec<TaskInfo>,
+    },
     /// The runtime could not start a thread.
     ThreadSpawnFailed {
         /// Which thread.
@@ -169,8 +181,9 @@ impl fmt::Display for Diagnostic {
                 }
                 write!(
                     f,
-                    " has been running one poll for {running_for:?} on worker {worker}: it blocks \
-                     the worker (a blocking call or a loop without an .await?)"
+                    " has been running one poll for {} on worker {worker}: it blocks \
+                     the worker (a blocking call or a loop without an .await?)",
+                    crate::dump::Rounded(*running_for)
                 )?;
                 if *compensated {
                     f.write_str("; its queue was handed to a spare thread")?;
@@ -192,6 +205,14 @@ impl fmt::Display for Diagnostic {
                 f.write_str(message)?;
                 if let Some(at) = location {
                     write!(f, " (made at {at})")?;
+                }
+                Ok(())
+            }
+            Diagnostic::LockOrderInversion(report) => write!(f, "{report}"),
+            Diagnostic::Deadlock { cycle, tasks } => {
+                write!(f, "{cycle}")?;
+                for t in tasks {
+                    write!(f, "\n  {t}")?;
                 }
                 Ok(())
             }
@@ -220,8 +241,12 @@ pub(crate) struct Config {
     pub(crate) start_paused: bool,
     pub(crate) max_spare_threads: usize,
     pub(crate) long_poll_threshold: Option<Duration>,
+    pub(crate) deadlock_check: Option<Duration>,
     pub(crate) on_diagnostic: DiagnosticHook,
 }
+
+/// How often the deadlock check runs by default: every second.
+pub const DEFAULT_DEADLOCK_CHECK: Duration = Duration::from_secs(1);
 
 /// The default long-poll threshold: 10 ms.
 pub const DEFAULT_LONG_POLL_THRESHOLD: Duration = Duration::from_millis(10);
@@ -293,6 +318,7 @@ pub struct Builder {
     start_paused: bool,
     max_spare_threads: Option<usize>,
     long_poll_threshold: Option<Duration>,
+    deadlock_check: Option<Duration>,
     on_diagnostic: Option<DiagnosticHook>,
 }
 
@@ -312,6 +338,7 @@ impl Default for Builder {
             start_paused: false,
             max_spare_threads: None,
             long_poll_threshold: Some(DEFAULT_LONG_POLL_THRESHOLD),
+            deadlock_check: Some(DEFAULT_DEADLOCK_CHECK),
             on_diagnostic: None,
         }
     }
@@ -406,6 +433,16 @@ impl Builder {
         self
     }
 
+    /// How often the watchdog thread looks for tasks that wait for each other in a cycle through
+    /// Spectrum's primitives (locks, joins, asks; see [`crate::waitgraph`]) and reports each new
+    /// cycle once as [`Diagnostic::Deadlock`]; `None` turns the check off. Default: every second.
+    /// It costs nothing while no primitive has ever made a task wait; otherwise each check
+    /// lists the live tasks once. Values below 10 ms are raised to 10 ms.
+    pub fn detect_deadlocks(mut self, every: Option<Duration>) -> Self {
+        self.deadlock_check = every;
+        self
+    }
+
     /// Where diagnostics go (default: one line each on stderr).
     pub fn on_diagnostic(mut self, hook: impl Fn(&Diagnostic) + Send + Sync + 'static) -> Self {
         self.on_diagnostic = Some(Arc::new(hook));
@@ -462,6 +499,9 @@ impl Builder {
             long_poll_threshold: self
                 .long_poll_threshold
                 .map(|t| t.max(Duration::from_millis(1))),
+            deadlock_check: self
+                .deadlock_check
+                .map(|t| t.max(Duration::from_millis(10))),
             on_diagnostic: self
                 .on_diagnostic
                 .clone()
@@ -499,11 +539,11 @@ impl Builder {
                 .map_err(BuildError::Io)?;
             shared.threads.lock().push(handle);
         }
-        if let Some(threshold) = shared.config.long_poll_threshold {
+        if shared.config.long_poll_threshold.is_some() || shared.config.deadlock_check.is_some() {
             let s = shared.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("{}-watchdog", shared.config.thread_name))
-                .spawn(move || sched::watchdog::run(s, threshold))
+                .spawn(move || sched::watchdog::run(s))
                 .map_err(BuildError::Io)?;
             shared.threads.lock().push(handle);
         }

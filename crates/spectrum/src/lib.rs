@@ -14,26 +14,52 @@
 
 pub use spectrum_macros::{main, test};
 pub use spectrum_rt::{
-    cancel, coop, io, leak, net, runtime, scope, task, task_id, time, wait, AbortHandle, Builder,
-    Handle, JoinError, JoinHandle, PanicPayload, Runtime, TaskId, TaskInfo, Wait,
+    cancel, coop, dump, io, leak, lockdep, net, runtime, scope, task, task_id, time, wait,
+    waitgraph, AbortHandle, Builder, Handle, JoinError, JoinHandle, PanicPayload, Runtime, TaskId,
+    TaskInfo, Wait,
 };
 pub use spectrum_rt::{spawn, spawn_blocking, spawn_local, yield_now};
 
+/// Actors with OTP-style supervision: [`spectrum_actor`].
+pub use spectrum_actor as actor;
 /// Channels and `select!` (CSP): [`spectrum_chan`].
 pub use spectrum_chan as chan;
 pub use spectrum_chan::select;
+/// Task dumps of a running program (`spectrum dump <pid>`): [`spectrum_diag`].
+pub use spectrum_diag as diag;
 /// Fibers: Go-style sync code on the scheduler: [`spectrum_fiber`].
 pub use spectrum_fiber as fiber;
 /// Futures/promises and callback bridges: [`spectrum_promise`].
 pub use spectrum_promise as promise;
 pub use spectrum_promise::{callback, thread};
-/// Actors with OTP-style supervision: [`spectrum_actor`].
-pub use spectrum_actor as actor;
 /// Resilience patterns: [`spectrum_resilience`].
 pub use spectrum_resilience as resilience;
 
 #[doc(hidden)]
-pub use spectrum_rt::__private;
+pub mod __private {
+    pub use spectrum_rt::__private::{run_test, TestConfig};
+
+    /// The body of a `#[spectrum::main]`: the runtime core's, plus the dump endpoint when the
+    /// environment asks for it (`SPECTRUM_DUMP=1`, see [`spectrum_diag::serve_from_env`]).
+    #[track_caller]
+    pub fn run_main<F: std::future::Future>(workers: Option<usize>, body: F) -> F::Output {
+        let mut b = spectrum_rt::Builder::new();
+        if let Some(w) = workers {
+            b = b.workers(w);
+        }
+        let rt = b
+            .build()
+            .unwrap_or_else(|e| panic!("#[spectrum::main] could not start: {e}"));
+        let _endpoint = spectrum_diag::serve_from_env(rt.handle()).unwrap_or_else(|e| {
+            eprintln!(
+                "spectrum: no dump endpoint ({}): {e}",
+                spectrum_diag::ENV_ENABLE
+            );
+            None
+        });
+        rt.block_on(body)
+    }
+}
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../../../README.md")]

@@ -433,6 +433,12 @@ impl Shared {
             .long_poll_threshold
             .map(crate::sched::watchdog::tick_for);
         let now_ms = self.driver.time.clock.now_tick();
+        let deadlocks = crate::waitgraph::cycles(&crate::waitgraph::edges(
+            infos
+                .iter()
+                .filter(|t| t.state == crate::task::TaskState::Idle)
+                .filter_map(|t| Some((t.id, t.waiting_on?))),
+        ));
         let tasks = infos
             .into_iter()
             .map(|info| {
@@ -475,6 +481,7 @@ impl Shared {
             tasks,
             scopes,
             injected: self.inject.len(),
+            deadlocks,
         }
     }
 
@@ -498,10 +505,17 @@ impl Shared {
 
     /// The live task with this id, if any (a scan of the registries: for diagnostics only).
     pub(crate) fn find_task(&self, id: u64) -> Option<TaskInfo> {
-        self.live_tasks().into_iter().find(|t| t.id.as_u64() == id)
+        let now = self.coarse_ms();
+        self.registry.find(id, now).or_else(|| {
+            self.remotes
+                .iter()
+                .find_map(|r| r.local_registry.find(id, now))
+        })
     }
 
     pub(crate) fn diagnose(&self, d: Diagnostic) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(target: "spectrum::diagnostic", "{d}");
         (self.config.on_diagnostic)(&d);
     }
 

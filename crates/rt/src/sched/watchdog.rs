@@ -11,7 +11,12 @@
 //!
 //! Cost to the workers: two plain stores per poll on their own cache line; the watchdog itself
 //! wakes a few hundred times a second and reads one word per worker.
+//!
+//! The same thread runs the deadlock check (every `detect_deadlocks` interval, one second by
+//! default): when some primitive has registered in the wait-for graph, it builds the graph from
+//! the idle tasks' wait notes and reports each new cycle once (see [`crate::waitgraph`]).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,10 +41,20 @@ pub(crate) fn tick_for(threshold: Duration) -> Duration {
 /// Samples kept at most; past this, tasks not seen for a while are forgotten.
 const MAX_SAMPLED_TASKS: usize = 16_384;
 
-pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
-    let tick = tick_for(threshold);
+pub(crate) fn run(shared: Arc<Shared>) {
+    let threshold = shared.config.long_poll_threshold;
+    let deadlock_every = shared.config.deadlock_check;
+    let tick = match (threshold, deadlock_every) {
+        (Some(t), _) => tick_for(t),
+        (None, Some(d)) => d,
+        (None, None) => return,
+    };
     let mut ticks: u64 = 0;
     let start = Instant::now();
+    let mut deadlocks = DeadlockCheck {
+        last: start,
+        reported: HashSet::new(),
+    };
     let mut watches = vec![
         Watch {
             seq: 0,
@@ -53,6 +68,13 @@ pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
         std::thread::sleep(tick);
         ticks += 1;
         let now = Instant::now();
+        if let Some(every) = deadlock_every {
+            if now - deadlocks.last >= every {
+                deadlocks.last = now;
+                deadlocks.check(&shared);
+            }
+        }
+        let Some(threshold) = threshold else { continue };
         for (index, (remote, w)) in shared.remotes.iter().zip(watches.iter_mut()).enumerate() {
             let (seq, task) = remote.progress.sample();
             let in_poll = seq % 2 == 1 && !remote.progress.is_stopped();
@@ -117,6 +139,44 @@ pub(crate) fn run(shared: Arc<Shared>, threshold: Duration) {
                 shared.fail(diagnostic.to_string());
             }
             shared.diagnose(diagnostic);
+        }
+    }
+}
+
+struct DeadlockCheck {
+    last: Instant,
+    /// Cycles already reported (their sorted task ids).
+    reported: HashSet<Vec<u64>>,
+}
+
+impl DeadlockCheck {
+    fn check(&mut self, shared: &Shared) {
+        if crate::waitgraph::nothing_registered() {
+            return;
+        }
+        let tasks = shared.live_tasks();
+        let edges = crate::waitgraph::edges(
+            tasks
+                .iter()
+                .filter(|t| t.state == crate::task::TaskState::Idle)
+                .filter_map(|t| Some((t.id, t.waiting_on?))),
+        );
+        let cycles = crate::waitgraph::cycles(&edges);
+        // Forget cycles that are gone, so a new one among the same tasks is reported again.
+        let live: HashSet<Vec<u64>> = cycles.iter().map(crate::waitgraph::Cycle::key).collect();
+        self.reported.retain(|k| live.contains(k));
+        for cycle in cycles {
+            if !self.reported.insert(cycle.key()) {
+                continue;
+            }
+            let members: Vec<_> = cycle
+                .tasks()
+                .filter_map(|id| tasks.iter().find(|t| t.id == id).cloned())
+                .collect();
+            shared.diagnose(Diagnostic::Deadlock {
+                cycle,
+                tasks: members,
+            });
         }
     }
 }

@@ -38,6 +38,12 @@ impl TaskId {
         TaskId(NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN))
     }
 
+    /// The id back from [`as_u64`](TaskId::as_u64) (for primitives that keep a task's id in an
+    /// atomic word); `None` for 0.
+    pub fn from_u64(id: u64) -> Option<TaskId> {
+        NonZeroU64::new(id).map(TaskId)
+    }
+
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
         self.0.get()

@@ -177,7 +177,20 @@ impl Registry {
         S: Schedule,
     {
         let shard = shard & (self.shards.len() as u32 - 1);
-        let raw = RawTask(Cell::<F, S>::allocate(future, scheduler, id, meta, shard));
+        #[cfg(feature = "tracing")]
+        let future = {
+            use tracing::Instrument as _;
+            let span = tracing::trace_span!(
+                target: "spectrum::task",
+                "task",
+                id = id.as_u64(),
+                name = meta.name.as_deref(),
+                kind = ?meta.kind,
+                spawned_at = %meta.location,
+            );
+            future.instrument(span)
+        };
+        let raw = RawTask(Cell::allocate(future, scheduler, id, meta, shard));
         let join = JoinHandle::new(raw);
         let notified = Notified(Task::from_raw(raw));
         {
@@ -253,6 +266,26 @@ impl Registry {
         self.shards.iter().map(|s| s.lock().list.len()).sum()
     }
 
+    /// The live task with this id, if any: a scan that builds one entry (cheaper than a
+    /// snapshot; for the watchdog's reports).
+    pub(crate) fn find(&self, id: u64, now_ms: u32) -> Option<TaskInfo> {
+        for shard in self.shards.iter() {
+            let guard = shard.lock();
+            let mut found = None;
+            guard.list.for_each(|ptr| {
+                // SAFETY: as in `snapshot`.
+                let h = unsafe { ptr.as_ref() };
+                if found.is_none() && h.id.as_u64() == id {
+                    found = Some(info_of(h, now_ms));
+                }
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
     /// Snapshots every live task. `now_ms` is the runtime's coarse clock.
     pub(crate) fn snapshot(&self, now_ms: u32) -> Vec<TaskInfo> {
         let mut out = Vec::new();
@@ -261,37 +294,7 @@ impl Registry {
             guard.list.for_each(|ptr| {
                 // SAFETY: linked tasks are alive (the registry holds a reference) and we hold the
                 // shard lock; the fields read are immutable or atomic.
-                let h = unsafe { ptr.as_ref() };
-                let s = h.state.load();
-                let state = if s.is_running() {
-                    TaskState::Running
-                } else if s.is_cancelled() {
-                    TaskState::Cancelling
-                } else if s.is_notified() {
-                    TaskState::Scheduled
-                } else {
-                    TaskState::Idle
-                };
-                out.push(TaskInfo {
-                    id: h.id,
-                    name: h.meta.name.as_deref().map(str::to_owned),
-                    location: h.meta.location,
-                    parent: h.meta.parent,
-                    state,
-                    age: Duration::from_millis(u64::from(now_ms.saturating_sub(h.meta.born_ms))),
-                    // Relaxed: a statistic.
-                    polls: h.polls.load(spectrum_sync::atomic::Ordering::Relaxed),
-                    kind: h.meta.kind,
-                    scope: h.meta.scope,
-                    // Relaxed: a diagnostic note.
-                    waiting_on: WaitOn::unpack(
-                        h.waiting.load(spectrum_sync::atomic::Ordering::Relaxed),
-                    ),
-                    // References: the registry's, and the join handle's if any; none left for a
-                    // waker (or anything else) means nothing can ever wake it.
-                    lost_waker: state == TaskState::Idle
-                        && s.ref_count() <= 1 + usize::from(s.is_join_interested()),
-                });
+                out.push(info_of(unsafe { ptr.as_ref() }, now_ms));
             });
         }
         out.sort_by_key(|t| t.id);
@@ -304,5 +307,37 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("shards", &self.shards.len())
             .finish()
+    }
+}
+
+/// What a task looks like to `live_tasks` and dumps.
+fn info_of(h: &Header, now_ms: u32) -> TaskInfo {
+    let s = h.state.load();
+    let state = if s.is_running() {
+        TaskState::Running
+    } else if s.is_cancelled() {
+        TaskState::Cancelling
+    } else if s.is_notified() {
+        TaskState::Scheduled
+    } else {
+        TaskState::Idle
+    };
+    TaskInfo {
+        id: h.id,
+        name: h.meta.name.as_deref().map(str::to_owned),
+        location: h.meta.location,
+        parent: h.meta.parent,
+        state,
+        age: Duration::from_millis(u64::from(now_ms.saturating_sub(h.meta.born_ms))),
+        // Relaxed: a statistic.
+        polls: h.polls.load(spectrum_sync::atomic::Ordering::Relaxed),
+        kind: h.meta.kind,
+        scope: h.meta.scope,
+        // Relaxed: a diagnostic note.
+        waiting_on: WaitOn::unpack(h.waiting.load(spectrum_sync::atomic::Ordering::Relaxed)),
+        // References: the registry's, and the join handle's if any; none left for a
+        // waker (or anything else) means nothing can ever wake it.
+        lost_waker: state == TaskState::Idle
+            && s.ref_count() <= 1 + usize::from(s.is_join_interested()),
     }
 }

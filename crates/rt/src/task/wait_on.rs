@@ -56,8 +56,13 @@ pub enum WaitOn {
         /// The promise's id.
         promise: u64,
     },
-    /// An actor's reply or mailbox space.
+    /// An actor waiting for messages in its own mailbox (idle).
     Mailbox {
+        /// The actor's id.
+        actor: u64,
+    },
+    /// Another actor's doing: its reply to an `ask`, room in its full mailbox, or its exit.
+    Reply {
         /// The actor's id.
         actor: u64,
     },
@@ -84,6 +89,7 @@ impl WaitOn {
             WaitOn::Promise { promise } => (8, promise),
             WaitOn::Mailbox { actor } => (9, actor),
             WaitOn::Io { fd } => (10, fd),
+            WaitOn::Reply { actor } => (11, actor),
         };
         (kind << PAYLOAD_BITS) | (payload & PAYLOAD_MASK)
     }
@@ -101,6 +107,7 @@ impl WaitOn {
             8 => WaitOn::Promise { promise: p },
             9 => WaitOn::Mailbox { actor: p },
             10 => WaitOn::Io { fd: p },
+            11 => WaitOn::Reply { actor: p },
             _ => return None,
         })
     }
@@ -116,8 +123,25 @@ impl WaitOn {
             WaitOn::Signal { id } => Some(id),
             WaitOn::Join { task } => Some(task),
             WaitOn::Promise { promise } => Some(promise),
-            WaitOn::Mailbox { actor } => Some(actor),
+            WaitOn::Mailbox { actor } | WaitOn::Reply { actor } => Some(actor),
             WaitOn::Io { fd } => Some(fd),
+        }
+    }
+
+    /// A stable name for the kind of wait (`"channel_recv"`, `"lock"`, `"timer"`, ...), for tools.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            WaitOn::ChannelRecv { .. } => "channel_recv",
+            WaitOn::ChannelSend { .. } => "channel_send",
+            WaitOn::Lock { .. } => "lock",
+            WaitOn::Semaphore { .. } => "semaphore",
+            WaitOn::Signal { .. } => "signal",
+            WaitOn::Timer { .. } => "timer",
+            WaitOn::Join { .. } => "join",
+            WaitOn::Promise { .. } => "promise",
+            WaitOn::Mailbox { .. } => "mailbox",
+            WaitOn::Reply { .. } => "reply",
+            WaitOn::Io { .. } => "io",
         }
     }
 
@@ -143,7 +167,8 @@ impl fmt::Display for WaitOn {
             WaitOn::Timer { deadline_ms } => write!(f, "timer (deadline at {deadline_ms} ms)"),
             WaitOn::Join { task } => write!(f, "task #{task}"),
             WaitOn::Promise { promise } => write!(f, "promise #{promise}"),
-            WaitOn::Mailbox { actor } => write!(f, "actor #{actor}"),
+            WaitOn::Mailbox { actor } => write!(f, "its mailbox (actor #{actor})"),
+            WaitOn::Reply { actor } => write!(f, "actor #{actor}"),
             WaitOn::Io { fd } => write!(f, "socket fd {fd}"),
         }
     }
@@ -183,6 +208,7 @@ mod tests {
             WaitOn::Join { task: 99 },
             WaitOn::Promise { promise: 5 },
             WaitOn::Mailbox { actor: 6 },
+            WaitOn::Reply { actor: 8 },
             WaitOn::Io { fd: 4 },
         ] {
             assert_eq!(WaitOn::unpack(w.pack()), Some(w));
