@@ -34,6 +34,8 @@ pub use spectrum_promise as promise;
 pub use spectrum_promise::{callback, thread};
 /// Resilience patterns: [`spectrum_resilience`].
 pub use spectrum_resilience as resilience;
+/// Reactive streams with `request(n)` demand: [`spectrum_stream`].
+pub use spectrum_stream as stream;
 
 #[doc(hidden)]
 pub mod __private {
