@@ -1,82 +1,151 @@
-//! The channel core: one lock, one buffer, three waiter queues (Go's `hchan`).
+//! The channel core: a lock-free buffer for the values, and Go's waiter queues behind a lock for
+//! everything that waits (Go's `hchan`, with crossbeam-channel's lock-free fast path in front).
 //!
-//! Every flavor is this one structure: `bounded(n)` has `cap == n`, `bounded(0)` has `cap == 0`
-//! (a value only ever moves straight from a sender to a receiver), and `unbounded()` has
-//! `cap == usize::MAX`. Go's `runtime/chan.go` uses the same single structure for all its
-//! channels; a flavor split (crossbeam's `flavors/`) would buy lock-free fast paths at the price of
-//! a second and third implementation of close, select and cancellation, which is where channel
-//! bugs live.
+//! A send or receive first tries the buffer without the lock ([`Buf`]: a Vyukov ring for
+//! `bounded(n)`, crossbeam's block list for `unbounded()` and large bounds, nothing for
+//! `bounded(0)`). Only when that cannot proceed (full, empty, a flag bit set) does it take the
+//! lock, where the queues of parked waiters, permits, `select` and close are written once for
+//! all flavors, as Go writes them once for all its channels. A rendezvous channel always takes
+//! the lock: its values only move between waiters.
 //!
-//! # Invariants (all under `inner`'s lock)
+//! # State
 //!
-//! 1. `buf.len() + reserved <= cap`, except for values given back by a cancelled receive
-//!    (`return_value`) and values sent through a rendezvous permit, which may exceed it by the
-//!    number of such values: a value is never dropped to keep a bound.
-//! 2. A live waiter in `recvq` implies `buf` is empty (a sender that finds a waiting receiver
-//!    hands the value over directly; a receiver only waits when `buf` is empty).
-//! 3. A live `Send`/`Reserve` waiter in `sendq` implies there is no free slot
-//!    (`buf.len() + reserved >= cap`): whoever frees a slot calls `refill`, which moves the first
-//!    waiting sender's value into `buf` (or grants the first reservation).
-//! 4. Once `closed` is set, no waiter is ever linked in any queue again: `close` completes every
-//!    waiter, and every operation checks `closed` before it links one.
-//! 5. Each queue is FIFO: waiters are linked at the back and served from the front.
+//! Lock-free (in [`Buf`]): the buffered values; in the counters, `SLOW` bits that send
+//! lock-free pushes (`tail`) or pops (`head`) to the lock, and `CLOSED` in `tail`. Under the
+//! lock ([`Inner`]): the queues `sendq` (senders and reservations), `recvq`, `closeq`;
+//! `reserved` (slots promised to permits); `closed`; `front`, values that come before the
+//! buffer (given back by cancelled receives; for a rendezvous channel, values a permit or a
+//! cancelled receive left behind); `back`, values that come after it (a permit's value whose
+//! slot is still being read by a receiver).
+//!
+//! # Invariants (at the end of every critical section)
+//!
+//! 1. Both `tail` and `head` have `SLOW` while any waiter is linked (in `sendq` or `recvq`);
+//!    `tail` also while `reserved > 0` or `back` is non-empty, `head` also while `front` or
+//!    `back` is non-empty. The guard's drop publishes them (`publish`). So while anyone waits,
+//!    every operation, on either side, takes the lock: newcomers queue behind the waiters (FIFO
+//!    among waiting senders and among waiting receivers), and whoever frees a slot or brings a
+//!    value finds the waiters. While permits are out, the buffer's length only changes under
+//!    the lock, which makes reservations exact.
+//! 2. A live waiter in `recvq` implies the buffer holds nothing, not even a value still being
+//!    written, and `front`/`back` are empty.
+//! 3. A live `Send`/`Reserve` waiter in `sendq` implies no room: `len + reserved >= cap`, or
+//!    `back` holds values (they go first).
+//! 4. `len + reserved <= cap`, except for values in `front` and values moved past a waiting
+//!    receiver: a value is never dropped to keep a bound.
+//! 5. Once `closed` is set, no waiter is ever linked again: `close` completes every waiter, and
+//!    every operation checks `closed` before it links one.
+//! 6. Each queue is FIFO: waiters are linked at the back and served from the front.
 //!
 //! A *stale* waiter is one whose [`Signal`] is no longer `WAITING` (its `select` committed
-//! elsewhere, or timed out). Stale waiters do not count for these invariants; whoever meets one
-//! at the front of a queue unlinks it.
+//! elsewhere, or it timed out); whoever meets one at the front of a queue unlinks it.
 //!
 //! # Who touches what
 //!
-//! - `inner` (behind [`Lock`]): every operation, for a few dozen instructions. Wakers are
-//!   collected in [`Wakers`] and woken after the lock is released; values that must be dropped
-//!   (`close_and_discard`) are dropped after it too.
-//! - `closed_hint`: written under the lock by `close`, read without it by `is_closed`.
+//! - The buffer's values and counters: any handle, lock-free, through `push` / `pop`, as long
+//!   as the counter has no flag bit; a holder of the lock through them.
+//! - The flag bits and everything in [`Inner`]: only the lock holder (`publish`, `announce`,
+//!   `close`).
+//! - A linked waiter's slot and outcome: the lock holder; its signal: see `waiter`.
 //! - `senders` / `receivers`: handle counts, changed by `Clone`/`Drop` of the handles; the last
-//!   sender or receiver to go closes the channel under the lock.
-//! - `stats`: added to by the owner of a waiter when it stops waiting.
+//!   sender or receiver to go closes the channel under the lock. `stats`: the owner of a waiter
+//!   when it stops waiting.
 //!
 //! # Protocols
 //!
-//! Send of `v` (`try_send`):
-//! 1. Closed: fail with `v`.
-//! 2. A live receiver waits: claim it, put `v` in its slot, complete it (Go's direct hand-off:
-//!    the value never touches the buffer).
-//! 3. A free slot: push `v` to the back of `buf`.
-//! 4. Otherwise: full. A blocking send then puts `v` in its own waiter and links it in `sendq`.
+//! Send of `v`:
+//! 1. Lock-free push (no flag bit set, a free slot). Done: nothing else to do, because nobody
+//!    waits (invariant 1).
+//! 2. Otherwise, under the lock (`try_send`): closed: fail with `v`; a live receiver waits: put
+//!    `v` in its slot and complete it (Go's direct hand-off); otherwise `refill` (earlier values
+//!    and waiting senders first), then push if there is room; otherwise full, or *busy* (the
+//!    tail slot is still being read by a receiver that claimed it).
+//! 3. Full, blocking: `announce` (set `SLOW` in both counters), try step 2 again, and only then
+//!    link the waiter holding `v` in `sendq`. Busy: do not park (see below).
 //!
-//! Receive (`try_recv`):
-//! 1. `buf` non-empty: pop the front, then `refill` (a waiting sender's value moves into the
-//!    freed slot, so FIFO order across buffer and waiting senders holds).
-//! 2. `buf` empty and a live `Send` waiter (a rendezvous, or every slot reserved): take its value
-//!    and complete it.
-//! 3. Closed: `Closed`. Otherwise: empty; a blocking receive links its waiter in `recvq`.
+//! Receive:
+//! 1. Lock-free pop. Done.
+//! 2. Otherwise, under the lock (`try_recv`): `front`, the buffer (then `refill`: the freed
+//!    slot goes to the first waiting sender), `back`, a waiting sender's value (rendezvous);
+//!    closed and drained: `Closed`; otherwise empty, or *busy* (a sender claimed the head slot
+//!    and is still writing it).
+//! 3. Empty, blocking: `announce`, try step 2 again, and only then link the waiter in `recvq`.
 //!
-//! Close: set `closed`, then complete every waiter of every queue. Receivers then find the
-//! buffer, drain it, and get `Closed`; waiting senders find their value still in their slot and
-//! return it in the error.
+//! Why no wake-up is lost although the lock-free side never looks for waiters: `announce`
+//! sets `SLOW` with a read-modify-write of the very counters the lock-free side claims slots
+//! with. Every claim is either ordered before it, and then the second try (which reads the
+//! counter after the RMW) sees that slot, or after it, and then the claim fails and the
+//! operation takes the lock, where it finds the waiter. The one state the second try cannot
+//! settle is a slot claimed but not finished (busy): its owner will finish it in a few
+//! instructions, unless the kernel preempts it. So a waiter never parks on a busy slot: an OS
+//! thread spins (backing off, yielding) and tries again; an async task or fiber wakes itself,
+//! returns `Pending` and tries again after its worker's other tasks. loom checks all of it
+//! (`loom_tests`).
+//!
+//! Close: set `closed` and `CLOSED` (no lock-free push succeeds after it), complete every
+//! waiting sender (its value stays in its slot and is returned in the error), `closed()` waiter
+//! and receiver (nothing is buffered while receivers wait, invariant 2). Receivers drain what is
+//! buffered and then get `Closed`.
+//!
+//! Where the lock is waited for: a thread's `.wait()` (it is a thread), dropping a future that
+//! is parked (its waiter must be unlinked before its memory goes), `select` registration, and
+//! `try_send` / `try_recv` / `try_reserve` once the lock-free attempt has failed (a spurious
+//! `Full` or `Empty` would break their contract). An async task or fiber polling an operation
+//! takes it with `try_lock` and yields if it is taken (`op`), since its holder may be an OS
+//! thread that the kernel has just preempted. Critical sections are short, never allocate
+//! except for `front` / `back`, and never run user code (wakers are woken and values dropped
+//! after unlocking).
 
 use core::fmt;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use std::collections::VecDeque;
 
 use spectrum_sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use spectrum_sync::linked_list::LinkedList;
 
+use crate::buf::{Buf, Peek, Pop, Push, CLOSED, SLOW};
 use crate::error::{TryRecvError, TrySendError};
-use crate::lock::{Guard, Lock};
+use crate::lock::{try_lock, Guard, Lock};
 use crate::waiter::{
     Kind, Signal, Waiter, WaiterLink, Wakers, OUTCOME_CLOSED, OUTCOME_GRANTED, OUTCOME_NONE,
 };
 
-/// The most slots allocated up front; larger buffers grow on demand (so `bounded(usize::MAX)`
-/// costs nothing until it holds values). 4096 slots keep `bounded(1024)`-class channels from
-/// ever reallocating on their hot path.
-const PREALLOC_LIMIT: usize = 4096;
-
 type Queue<T> = LinkedList<WaiterLink<T>>;
+
+/// Why a send under the lock did not happen; the value comes back.
+#[derive(Debug)]
+pub(crate) enum SendFail<T> {
+    /// No room: a blocking send may park.
+    Full(T),
+    /// The tail slot is still being read by a receiver that claimed it: do not park (module
+    /// protocols), try again shortly.
+    Busy(T),
+    Closed(T),
+}
+
+/// Why a receive under the lock did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecvFail {
+    /// Nothing to receive: a blocking receive may park.
+    Empty,
+    /// The head slot is claimed by a sender still writing it: do not park, try again shortly.
+    Busy,
+    Closed,
+}
+
+/// A select case's readiness (`can_send` / `can_recv`); public only for the sealed `CaseImpl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    NotReady,
+    /// As `SendFail::Busy` / `RecvFail::Busy`: neither park nor commit; try again shortly.
+    Busy,
+}
 
 /// The shared state of one channel.
 pub(crate) struct Chan<T> {
+    buf: Buf<T>,
     inner: Lock<Inner<T>>,
     cap: usize,
     /// False for `unbounded()` (whose `cap` is `usize::MAX`, like `bounded(usize::MAX)`'s).
@@ -88,40 +157,53 @@ pub(crate) struct Chan<T> {
 }
 
 // SAFETY: the waiter pointers in the queues are only dereferenced under `inner`'s lock (module
-// docs), and values of `T: Send` move between threads only through the buffer or a waiter's slot.
+// docs), and values of `T: Send` move between threads only through the buffer, `front`/`back`
+// or a waiter's slot.
 unsafe impl<T: Send> Send for Chan<T> {}
-// SAFETY: as for `Send`; every `&Chan` access to shared data goes through the lock or an atomic.
+// SAFETY: as for `Send`; every `&Chan` access to shared data goes through the lock, the
+// buffer's own protocol, or an atomic.
 unsafe impl<T: Send> Sync for Chan<T> {}
+
+/// The flag bits the lock holder last published (invariant 1).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Published {
+    tail_slow: bool,
+    head_slow: bool,
+}
 
 /// The state behind the lock.
 pub(crate) struct Inner<T> {
-    buf: VecDeque<T>,
     cap: usize,
     /// Slots promised to live `Permit`s.
     reserved: usize,
     closed: bool,
+    /// Values that come before the buffer.
+    front: VecDeque<T>,
+    /// Values that come after the buffer and could not enter it yet.
+    back: VecDeque<T>,
     sendq: Queue<T>,
     recvq: Queue<T>,
     closeq: Queue<T>,
+    published: Published,
 }
 
-/// The channel lock's guard.
+/// The channel lock's guard; its drop publishes the flag bits (invariant 1), unlocks, then
+/// wakes the waiters completed meanwhile.
 pub(crate) struct ChanGuard<'a, T> {
-    guard: Guard<'a, Inner<T>>,
+    chan: &'a Chan<T>,
+    guard: ManuallyDrop<Guard<'a, Inner<T>>>,
+    /// Wakers of the waiters completed under this guard, woken after unlocking (never under the
+    /// lock: a waker may run arbitrary code).
+    wakers: Wakers,
 }
 
-impl<T> core::ops::Deref for ChanGuard<'_, T> {
-    type Target = Inner<T>;
+impl<T> Drop for ChanGuard<'_, T> {
     #[inline]
-    fn deref(&self) -> &Inner<T> {
-        &self.guard
-    }
-}
-
-impl<T> core::ops::DerefMut for ChanGuard<'_, T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Inner<T> {
-        &mut self.guard
+    fn drop(&mut self) {
+        self.publish();
+        // SAFETY: dropped once, here; the field is never used again.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        self.wakers.wake_all();
     }
 }
 
@@ -158,21 +240,44 @@ impl Stats {
     }
 }
 
+/// Retries a lock-free operation that found its slot claimed by a thread still writing (or
+/// reading) it, for a few microseconds at most: spinning, then yielding (crossbeam's `Backoff`),
+/// never sleeping. `None` if it is still busy: the caller reports the channel as empty (full).
+/// Under loom one retry reaches both outcomes.
+#[inline]
+fn retry_busy<R>(mut f: impl FnMut() -> Option<R>) -> Option<R> {
+    let backoff = spectrum_sync::Backoff::new();
+    let rounds = if cfg!(loom) { 1 } else { usize::MAX };
+    for _ in 0..rounds {
+        if backoff.is_completed() {
+            break;
+        }
+        backoff.snooze();
+        if let Some(r) = f() {
+            return Some(r);
+        }
+    }
+    None
+}
+
 impl<T> Chan<T> {
     pub(crate) fn new(cap: Option<usize>) -> Chan<T> {
         let bounded = cap.is_some();
-        let cap = cap.unwrap_or(usize::MAX);
+        let cap_n = cap.unwrap_or(usize::MAX);
         Chan {
+            buf: Buf::new(cap),
             inner: Lock::new(Inner {
-                buf: VecDeque::with_capacity(cap.min(PREALLOC_LIMIT)),
-                cap,
+                cap: cap_n,
                 reserved: 0,
                 closed: false,
+                front: VecDeque::new(),
+                back: VecDeque::new(),
                 sendq: LinkedList::new(),
                 recvq: LinkedList::new(),
                 closeq: LinkedList::new(),
+                published: Published::default(),
             }),
-            cap,
+            cap: cap_n,
             bounded,
             closed_hint: AtomicBool::new(false),
             senders: AtomicUsize::new(1),
@@ -181,11 +286,17 @@ impl<T> Chan<T> {
         }
     }
 
+    /// The lock, waiting for it if needed (spinning, then sleeping: `lock`).
     #[inline]
     pub(crate) fn lock(&self) -> ChanGuard<'_, T> {
-        ChanGuard {
-            guard: self.inner.lock(),
-        }
+        ChanGuard::new(self, self.inner.lock())
+    }
+
+    /// The lock if it is free (or freed within a short spin); never sleeps. For callers that
+    /// must not block a runtime worker: on `None` they yield and retry.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<ChanGuard<'_, T>> {
+        Some(ChanGuard::new(self, try_lock(&self.inner)?))
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {
@@ -193,7 +304,8 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().buf.len()
+        let g = self.lock();
+        g.guard.front.len() + self.buf.len() + g.guard.back.len()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -202,33 +314,112 @@ impl<T> Chan<T> {
         self.closed_hint.load(Acquire)
     }
 
+    /// Send step 1: the lock-free push.
+    #[inline(always)]
+    pub(crate) fn push_fast(&self, value: T) -> Result<(), Push<T>> {
+        self.buf.push(value, false)
+    }
+
+    /// Receive step 1: the lock-free pop.
+    #[inline(always)]
+    pub(crate) fn pop_fast(&self) -> Result<T, Pop> {
+        self.buf.pop(false)
+    }
+
+    /// `try_send`: lock-free, else under the lock. A slot still being read is retried for a
+    /// few microseconds (see `retry_busy`) before the channel counts as full.
+    pub(crate) fn try_send(&self, value: T, exclude: *const Signal) -> Result<(), TrySendError<T>> {
+        let value = match self.push_fast(value) {
+            Ok(()) => return Ok(()),
+            Err(Push::Busy(v)) => {
+                let mut v = Some(v);
+                let got = retry_busy(|| match self.push_fast(v.take().unwrap()) {
+                    Ok(()) => Some(()),
+                    Err(Push::Busy(x)) => {
+                        v = Some(x);
+                        None
+                    }
+                    Err(Push::Full(x) | Push::Slow(x)) => {
+                        v = Some(x);
+                        Some(())
+                    }
+                });
+                match (got, v) {
+                    (Some(()), None) => return Ok(()),
+                    (_, Some(v)) => v,
+                    (None, None) => unreachable!("a busy push keeps its value"),
+                }
+            }
+            Err(Push::Full(v) | Push::Slow(v)) => v,
+        };
+        let mut g = self.lock();
+        let r = g.try_send(value, exclude);
+        drop(g);
+        r.map_err(|e| match e {
+            SendFail::Full(v) | SendFail::Busy(v) => TrySendError::Full(v),
+            SendFail::Closed(v) => TrySendError::Closed(v),
+        })
+    }
+
+    /// `try_recv`: lock-free, else under the lock; a value still being written is waited for
+    /// a few microseconds, then the channel counts as empty.
+    pub(crate) fn try_recv(&self, exclude: *const Signal) -> Result<T, TryRecvError> {
+        match self.pop_fast() {
+            Ok(v) => return Ok(v),
+            Err(Pop::Empty) => return Err(TryRecvError::Empty),
+            Err(Pop::Busy) => {
+                let mut slow = false;
+                let got = retry_busy(|| match self.pop_fast() {
+                    Ok(v) => Some(Some(v)),
+                    Err(Pop::Busy) => None,
+                    Err(Pop::Empty) => Some(None),
+                    Err(Pop::Slow) => {
+                        slow = true;
+                        Some(None)
+                    }
+                });
+                match got {
+                    Some(Some(v)) => return Ok(v),
+                    _ if !slow => return Err(TryRecvError::Empty),
+                    _ => {}
+                }
+            }
+            Err(Pop::Slow) => {}
+        }
+        let mut g = self.lock();
+        let r = g.try_recv(exclude);
+        drop(g);
+        r.map_err(|e| match e {
+            RecvFail::Empty | RecvFail::Busy => TryRecvError::Empty,
+            RecvFail::Closed => TryRecvError::Closed,
+        })
+    }
+
     /// Closes the channel; true if this call closed it.
     pub(crate) fn close(&self) -> bool {
-        let mut w = Wakers::default();
         let mut g = self.lock();
-        let did = g.close(&mut w);
-        if did {
-            // Release: pairs with the Acquire load in `is_closed`.
-            self.closed_hint.store(true, Release);
-        }
+        let did = g.close();
         drop(g);
-        w.wake_all();
         did
     }
 
     /// Closes the channel and drops every buffered value; returns how many were dropped.
     pub(crate) fn close_and_discard(&self) -> usize {
-        let mut w = Wakers::default();
         let mut g = self.lock();
-        if g.close(&mut w) {
-            // Release: pairs with the Acquire load in `is_closed`.
-            self.closed_hint.store(true, Release);
+        g.close();
+        let mut dropped: Vec<T> = g.guard.front.drain(..).collect();
+        while let Ok(v) = self.buf.pop(true) {
+            dropped.push(v);
         }
-        let dropped = core::mem::take(&mut g.buf);
+        dropped.extend(g.guard.back.drain(..));
+        // Freed slots: nobody can wait to send any more, but a parked receiver may now see the
+        // channel drained.
+        g.deliver();
         drop(g);
-        w.wake_all();
         // Dropped outside the lock: a value's destructor may use this channel.
-        dropped.len()
+        let n = dropped.len();
+        drop(dropped);
+        n
     }
 
     /// The last receiver is gone: close, and drop the buffered values nobody can receive.
@@ -238,11 +429,9 @@ impl<T> Chan<T> {
 
     /// Gives back a value that a cancelled receive had already been handed.
     pub(crate) fn return_value(&self, v: T) {
-        let mut w = Wakers::default();
         let mut g = self.lock();
-        g.return_value(v, &mut w);
+        g.return_value(v);
         drop(g);
-        w.wake_all();
     }
 }
 
@@ -286,9 +475,8 @@ fn claim_first<T>(
     found
 }
 
-/// True if `q` holds a live waiter that `want` accepts and that is not `exclude`'s. Prunes stale
-/// waiters at the front.
-fn has_live<T>(q: &mut Queue<T>, exclude: *const Signal, want: impl Fn(Kind) -> bool) -> bool {
+/// Unlinks stale waiters at the front of `q`.
+fn prune<T>(q: &mut Queue<T>) {
     while let Some(front) = q.front() {
         // SAFETY: linked nodes are alive and armed; we hold the lock.
         if unsafe { front.as_ref().signal() }.is_waiting() {
@@ -296,9 +484,22 @@ fn has_live<T>(q: &mut Queue<T>, exclude: *const Signal, want: impl Fn(Kind) -> 
         }
         q.pop_front();
     }
+}
+
+/// True if the front of `q` (after pruning) is a live waiter: for queues whose waiters all
+/// qualify (any kind, no select to exclude).
+fn front_live<T>(q: &mut Queue<T>) -> bool {
+    prune(q);
+    !q.is_empty()
+}
+
+/// True if `q` holds a live waiter that `want` accepts and that is not `exclude`'s. Prunes stale
+/// waiters at the front.
+fn has_live<T>(q: &mut Queue<T>, exclude: *const Signal, want: impl Fn(Kind) -> bool) -> bool {
+    prune(q);
     let mut live = false;
     q.for_each(|node| {
-        // SAFETY: as above.
+        // SAFETY: linked nodes are alive and armed; we hold the lock.
         let w = unsafe { node.as_ref() };
         if live || w.signal_ptr() == exclude || !want(w.kind()) {
             return;
@@ -334,102 +535,241 @@ fn any(_: Kind) -> bool {
     true
 }
 
-impl<T> Inner<T> {
+impl<'a, T> ChanGuard<'a, T> {
+    /// Wraps a held lock.
     #[inline]
-    fn has_space(&self) -> bool {
-        self.buf.len() + self.reserved < self.cap
+    fn new(chan: &'a Chan<T>, guard: Guard<'a, Inner<T>>) -> ChanGuard<'a, T> {
+        ChanGuard {
+            chan,
+            guard: ManuallyDrop::new(guard),
+            wakers: Wakers::default(),
+        }
     }
 
-    /// The buffer can take one more value without an allocation failure (only huge capacities
-    /// ever grow; see `PREALLOC_LIMIT`).
     #[inline]
-    fn ensure_room(&mut self) -> bool {
-        self.buf.len() < self.buf.capacity() || self.buf.try_reserve(1).is_ok()
+    fn buf(&self) -> &'a Buf<T> {
+        &self.chan.buf
+    }
+
+    #[inline]
+    fn rendezvous(&self) -> bool {
+        matches!(self.chan.buf, Buf::None)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed
+        self.guard.closed
     }
 
-    /// Send protocol steps 1-3; `exclude` is the caller's own select signal (or null).
-    pub(crate) fn try_send(
-        &mut self,
-        v: T,
-        exclude: *const Signal,
-        w: &mut Wakers,
-    ) -> Result<(), TrySendError<T>> {
-        if self.closed {
-            return Err(TrySendError::Closed(v));
+    /// Room for one more value in the buffer, now (bound, reservations and the tail slot).
+    fn has_room(&self) -> bool {
+        let buf = self.buf();
+        buf.len() + self.guard.reserved < self.guard.cap && buf.tail_free()
+    }
+
+    /// Invariant 1: publishes the flag bits the queues and counts call for.
+    fn publish(&mut self) {
+        if self.rendezvous() {
+            return;
         }
-        if !self.recvq.is_empty() {
-            if let Some(node) = claim_first(&mut self.recvq, exclude, is_recv) {
+        let buf = self.buf();
+        let g = &mut *self.guard;
+        prune(&mut g.sendq);
+        prune(&mut g.recvq);
+        let waiters = !g.recvq.is_empty() || !g.sendq.is_empty();
+        let back = !g.back.is_empty();
+        let want = Published {
+            tail_slow: waiters || back || g.reserved > 0,
+            head_slow: waiters || back || !g.front.is_empty(),
+        };
+        let had = g.published;
+        if want == had {
+            return;
+        }
+        if want.tail_slow != had.tail_slow {
+            if want.tail_slow {
+                buf.set_tail_bits(SLOW);
+            } else {
+                buf.clear_tail_bits(SLOW);
+            }
+        }
+        if want.head_slow != had.head_slow {
+            if want.head_slow {
+                buf.set_head_bits(SLOW);
+            } else {
+                buf.clear_head_bits(SLOW);
+            }
+        }
+        g.published = want;
+    }
+
+    /// Freezes lock-free pushes (reservations count the buffer exactly).
+    fn set_tail_slow(&mut self) {
+        if !self.guard.published.tail_slow {
+            self.buf().set_tail_bits(SLOW);
+            self.guard.published.tail_slow = true;
+        }
+    }
+
+    /// Send and receive step 3: a waiter of `kind` is about to park, so every operation must
+    /// take the lock from now on (invariant 1). The bits are set with read-modify-writes of the
+    /// counters, so the caller's second try sees every slot claimed before them (module
+    /// protocols). False if there is nothing to announce (a rendezvous channel has no lock-free
+    /// side; `closed()` waiters are not waiting for room or values): the caller then need not
+    /// try again.
+    pub(crate) fn announce(&mut self, kind: Kind) -> bool {
+        if self.rendezvous() || kind == Kind::Closed {
+            return false;
+        }
+        let buf = self.buf();
+        let g = &mut *self.guard;
+        if !g.published.head_slow {
+            buf.set_head_bits(SLOW);
+            g.published.head_slow = true;
+        }
+        if !g.published.tail_slow {
+            buf.set_tail_bits(SLOW);
+            g.published.tail_slow = true;
+        }
+        true
+    }
+
+    /// Send protocol step 2; `exclude` is the caller's own select signal (or null).
+    pub(crate) fn try_send(&mut self, v: T, exclude: *const Signal) -> Result<(), SendFail<T>> {
+        if self.guard.closed {
+            return Err(SendFail::Closed(v));
+        }
+        if !self.guard.recvq.is_empty() {
+            if let Some(node) = claim_first(&mut self.guard.recvq, exclude, is_recv) {
                 // SAFETY: we claimed the node under the lock: its slot is ours to write.
                 unsafe {
                     node.as_ref().put(v);
-                    complete(node, w);
+                    complete(node, &mut self.wakers);
                 }
                 return Ok(());
             }
         }
-        if self.has_space() && self.ensure_room() {
-            self.buf.push_back(v);
-            return Ok(());
+        if self.rendezvous() {
+            return Err(SendFail::Full(v));
         }
-        Err(TrySendError::Full(v))
+        if !self.guard.sendq.is_empty() || !self.guard.back.is_empty() {
+            self.refill();
+        }
+        if !self.guard.back.is_empty() || self.buf().len() + self.guard.reserved >= self.guard.cap {
+            return Err(SendFail::Full(v));
+        }
+        match self.buf().push(v, true) {
+            Ok(()) => Ok(()),
+            Err(Push::Busy(v)) => Err(SendFail::Busy(v)),
+            // A lock-free sender took the room first (no flag bit was set).
+            Err(Push::Full(v) | Push::Slow(v)) => Err(SendFail::Full(v)),
+        }
     }
 
-    /// Receive protocol steps 1-3.
-    pub(crate) fn try_recv(
-        &mut self,
-        exclude: *const Signal,
-        w: &mut Wakers,
-    ) -> Result<T, TryRecvError> {
-        if let Some(v) = self.buf.pop_front() {
-            self.refill(w);
+    /// Receive protocol step 2.
+    pub(crate) fn try_recv(&mut self, exclude: *const Signal) -> Result<T, RecvFail> {
+        if !self.guard.recvq.is_empty() {
+            // FIFO among waiting receivers: older ones first.
+            self.deliver();
+        }
+        if let Some(v) = self.guard.front.pop_front() {
             return Ok(v);
         }
-        if !self.sendq.is_empty() {
-            if let Some(node) = claim_first(&mut self.sendq, exclude, is_send) {
+        match self.buf().pop(true) {
+            Ok(v) => {
+                if !self.guard.sendq.is_empty() || !self.guard.back.is_empty() {
+                    self.refill();
+                }
+                return Ok(v);
+            }
+            // A sender is still writing: not readable yet.
+            Err(Pop::Busy) => return Err(RecvFail::Busy),
+            Err(Pop::Empty | Pop::Slow) => {}
+        }
+        if let Some(v) = self.guard.back.pop_front() {
+            self.refill();
+            return Ok(v);
+        }
+        if !self.guard.sendq.is_empty() {
+            if let Some(node) = claim_first(&mut self.guard.sendq, exclude, is_send) {
                 // SAFETY: claimed under the lock: the slot is ours; a `Send` waiter holds a value.
                 let v = unsafe { node.as_ref().take() };
                 // SAFETY: as above.
-                unsafe { complete(node, w) };
+                unsafe { complete(node, &mut self.wakers) };
                 return Ok(v.expect("a waiting sender holds its value"));
             }
         }
-        if self.closed {
-            Err(TryRecvError::Closed)
+        if self.guard.closed {
+            Err(RecvFail::Closed)
         } else {
-            Err(TryRecvError::Empty)
+            Err(RecvFail::Empty)
         }
     }
 
     /// Would a send proceed right now (select readiness; a send on a closed channel proceeds,
-    /// with an error)?
-    pub(crate) fn can_send(&mut self, exclude: *const Signal) -> bool {
-        self.closed
-            || (self.has_space() && self.ensure_room())
-            || has_live(&mut self.recvq, exclude, is_recv)
+    /// with an error)? Call after `announce`.
+    pub(crate) fn can_send(&mut self, exclude: *const Signal) -> Readiness {
+        if self.guard.closed || has_live(&mut self.guard.recvq, exclude, is_recv) {
+            return Readiness::Ready;
+        }
+        if self.rendezvous() {
+            return Readiness::NotReady;
+        }
+        self.refill();
+        if !self.guard.back.is_empty() || self.buf().len() + self.guard.reserved >= self.guard.cap {
+            Readiness::NotReady
+        } else if self.buf().tail_free() {
+            Readiness::Ready
+        } else {
+            Readiness::Busy
+        }
     }
 
     /// Would a receive proceed right now (a receive on a closed, drained channel proceeds)?
-    pub(crate) fn can_recv(&mut self, exclude: *const Signal) -> bool {
-        !self.buf.is_empty() || self.closed || has_live(&mut self.sendq, exclude, is_send)
+    /// Call after `announce`.
+    pub(crate) fn can_recv(&mut self, exclude: *const Signal) -> Readiness {
+        if !self.guard.front.is_empty() {
+            return Readiness::Ready;
+        }
+        match self.buf().peek() {
+            Peek::Ready => Readiness::Ready,
+            Peek::Busy => Readiness::Busy,
+            Peek::Empty => {
+                if !self.guard.back.is_empty()
+                    || has_live(&mut self.guard.sendq, exclude, is_send)
+                    || self.guard.closed
+                {
+                    Readiness::Ready
+                } else {
+                    Readiness::NotReady
+                }
+            }
+        }
     }
 
     /// Reserves one slot for a permit.
     pub(crate) fn try_reserve(&mut self) -> Result<(), TrySendError<()>> {
-        if self.closed {
+        if self.guard.closed {
             return Err(TrySendError::Closed(()));
         }
-        let ok = if self.cap == 0 {
-            // Rendezvous: a permit promises a waiting receiver.
-            self.recvq.len() > self.reserved
-        } else {
-            self.has_space() && self.ensure_room()
-        };
-        if ok {
-            self.reserved += 1;
+        if self.rendezvous() {
+            // A permit promises a waiting receiver.
+            return if self.guard.recvq.len() > self.guard.reserved {
+                self.guard.reserved += 1;
+                Ok(())
+            } else {
+                Err(TrySendError::Full(()))
+            };
+        }
+        // Freeze lock-free pushes first, so the count below is exact.
+        self.set_tail_slow();
+        if !self.guard.sendq.is_empty() || !self.guard.back.is_empty() {
+            self.refill();
+        }
+        if self.guard.back.is_empty()
+            && self.buf().len() + self.guard.reserved < self.guard.cap
+            && !front_live(&mut self.guard.sendq)
+        {
+            self.guard.reserved += 1;
             Ok(())
         } else {
             Err(TrySendError::Full(()))
@@ -437,38 +777,60 @@ impl<T> Inner<T> {
     }
 
     /// Sends through a permit (its slot is released either way).
-    pub(crate) fn permit_send(&mut self, v: T, w: &mut Wakers) -> Result<(), T> {
-        self.reserved -= 1;
-        if self.closed {
+    pub(crate) fn permit_send(&mut self, v: T) -> Result<(), T> {
+        self.guard.reserved -= 1;
+        if self.guard.closed {
             return Err(v);
         }
-        if let Some(node) = claim_first(&mut self.recvq, core::ptr::null(), is_recv) {
+        if let Some(node) = claim_first(&mut self.guard.recvq, core::ptr::null(), is_recv) {
             // SAFETY: claimed under the lock: its slot is ours to write.
             unsafe {
                 node.as_ref().put(v);
-                complete(node, w);
+                complete(node, &mut self.wakers);
             }
             // The value bypassed the buffer, so the reserved slot is free now: it goes to the
             // next waiting sender (invariant 3).
-            self.refill(w);
+            self.refill();
+            return Ok(());
+        }
+        if self.rendezvous() {
+            // The promised receiver went away: the value waits for the next one rather than
+            // being lost.
+            self.guard.front.push_back(v);
+        } else if self.guard.back.is_empty() {
+            // The reserved room is ours (invariant 4); only a slot still being read can be in
+            // the way, and then the value waits in `back`, where receivers find it and every
+            // locked operation moves it into the buffer first (`refill`).
+            if let Err(Push::Full(v) | Push::Busy(v) | Push::Slow(v)) = self.buf().push(v, true) {
+                self.guard.back.push_back(v);
+            }
         } else {
-            // The reserved slot is ours (invariant 1); on a rendezvous the promised receiver
-            // went away, and the value waits here for the next one rather than being lost.
-            self.buf.push_back(v);
+            self.guard.back.push_back(v);
         }
         Ok(())
     }
 
     /// A permit went unused: free its slot.
-    pub(crate) fn release_reservation(&mut self, w: &mut Wakers) {
-        self.reserved -= 1;
-        self.refill(w);
+    pub(crate) fn release_reservation(&mut self) {
+        self.guard.reserved -= 1;
+        self.refill();
     }
 
-    /// Moves waiting senders into free slots (invariant 3).
-    fn refill(&mut self, w: &mut Wakers) {
-        while !self.sendq.is_empty() && self.has_space() && self.ensure_room() {
-            let Some(node) = claim_first(&mut self.sendq, core::ptr::null(), any) else {
+    /// Moves `back` and waiting senders into free slots, grants waiting reservations
+    /// (invariant 3).
+    pub(crate) fn refill(&mut self) {
+        if self.rendezvous() {
+            self.grant_rendezvous();
+            return;
+        }
+        while let Some(v) = self.guard.back.pop_front() {
+            if let Err(Push::Full(v) | Push::Busy(v) | Push::Slow(v)) = self.buf().push(v, true) {
+                self.guard.back.push_front(v);
+                return;
+            }
+        }
+        while !self.guard.sendq.is_empty() && self.has_room() {
+            let Some(node) = claim_first(&mut self.guard.sendq, core::ptr::null(), any) else {
                 break;
             };
             // SAFETY: claimed under the lock: the node and its slot are ours until `complete`.
@@ -477,49 +839,124 @@ impl<T> Inner<T> {
                 Kind::Send => {
                     // SAFETY: as above.
                     let v = unsafe { n.take() }.expect("a waiting sender holds its value");
-                    self.buf.push_back(v);
+                    // `has_room` held, and `tail` has `SLOW` while senders wait: only we push,
+                    // so this fails only if the list cannot allocate a block. Then the value
+                    // keeps its place in `back` (the send is complete: it is in the channel).
+                    if let Err(Push::Full(v) | Push::Busy(v) | Push::Slow(v)) =
+                        self.buf().push(v, true)
+                    {
+                        self.guard.back.push_back(v);
+                    }
                 }
                 _ => {
-                    self.reserved += 1;
+                    self.guard.reserved += 1;
                     n.set_outcome(OUTCOME_GRANTED);
                 }
             }
             // SAFETY: as above.
-            unsafe { complete(node, w) };
+            unsafe { complete(node, &mut self.wakers) };
+        }
+    }
+
+    /// Hands readable values to parked receivers, oldest first; once closed and drained,
+    /// completes the rest with `Closed` (invariants 2 and 5).
+    pub(crate) fn deliver(&mut self) {
+        let mut freed = false;
+        while front_live(&mut self.guard.recvq) {
+            let v = if let Some(v) = self.guard.front.pop_front() {
+                v
+            } else if let Ok(v) = self.buf().pop(true) {
+                freed = true;
+                v
+            } else if let Some(v) = self.guard.back.pop_front() {
+                v
+            } else {
+                break;
+            };
+            match claim_first(&mut self.guard.recvq, core::ptr::null(), is_recv) {
+                // SAFETY: claimed under the lock: its slot is ours to write.
+                Some(node) => unsafe {
+                    node.as_ref().put(v);
+                    complete(node, &mut self.wakers);
+                },
+                None => {
+                    // The last live receiver withdrew meanwhile: the value keeps its place.
+                    self.guard.front.push_front(v);
+                    break;
+                }
+            }
+        }
+        if freed {
+            self.refill();
+        }
+        if self.guard.closed
+            && !self.guard.recvq.is_empty()
+            && self.guard.front.is_empty()
+            && self.guard.back.is_empty()
+            && self.buf().is_drained()
+        {
+            self.complete_all(Kind::Recv);
         }
     }
 
     /// On a rendezvous channel, grants waiting reservations for the receivers now waiting.
-    fn grant_rendezvous(&mut self, w: &mut Wakers) {
-        while self.cap == 0 && !self.sendq.is_empty() && self.recvq.len() > self.reserved {
-            let Some(node) = claim_first(&mut self.sendq, core::ptr::null(), is_reserve) else {
+    fn grant_rendezvous(&mut self) {
+        let g = &mut *self.guard;
+        while !g.sendq.is_empty() && g.recvq.len() > g.reserved {
+            let Some(node) = claim_first(&mut g.sendq, core::ptr::null(), is_reserve) else {
                 break;
             };
-            self.reserved += 1;
+            g.reserved += 1;
             // SAFETY: claimed under the lock.
             unsafe {
                 node.as_ref().set_outcome(OUTCOME_GRANTED);
-                complete(node, w);
+                complete(node, &mut self.wakers);
             }
         }
     }
 
-    /// Links an armed waiter at the back of its queue.
+    /// Completes every waiter of one queue with `Closed` (a sender's value stays in its slot
+    /// and is returned in the error; a receiver's slot stays empty).
+    fn complete_all(&mut self, which: Kind) {
+        let g = &mut *self.guard;
+        let q = match which {
+            Kind::Send | Kind::Reserve => &mut g.sendq,
+            Kind::Recv => &mut g.recvq,
+            Kind::Closed => &mut g.closeq,
+        };
+        while let Some(node) = claim_first(q, core::ptr::null(), any) {
+            // SAFETY: claimed under the lock.
+            unsafe {
+                let n = node.as_ref();
+                if n.outcome() == OUTCOME_NONE {
+                    n.set_outcome(OUTCOME_CLOSED);
+                }
+                complete(node, &mut self.wakers);
+            }
+        }
+    }
+
+    /// Links an armed waiter at the back of its queue (after `announce`, for senders and
+    /// receivers of a buffered channel).
     ///
     /// # Safety
     ///
     /// `node` is alive, armed, not linked, and stays alive and pinned until it is unlinked under
-    /// this lock; the channel is not closed.
-    pub(crate) unsafe fn link(&mut self, node: NonNull<Waiter<T>>, w: &mut Wakers) {
-        debug_assert!(!self.closed);
+    /// this lock; the channel is not closed, unless `node` is a receiver and the buffer is not
+    /// drained (invariant 5).
+    pub(crate) unsafe fn link(&mut self, node: NonNull<Waiter<T>>) {
         // SAFETY: alive per the caller.
-        match unsafe { node.as_ref() }.kind() {
-            Kind::Send | Kind::Reserve => self.sendq.push_back(node),
+        let kind = unsafe { node.as_ref() }.kind();
+        debug_assert!(!self.guard.closed || kind == Kind::Recv);
+        match kind {
+            Kind::Send | Kind::Reserve => self.guard.sendq.push_back(node),
             Kind::Recv => {
-                self.recvq.push_back(node);
-                self.grant_rendezvous(w);
+                self.guard.recvq.push_back(node);
+                if self.rendezvous() {
+                    self.grant_rendezvous();
+                }
             }
-            Kind::Closed => self.closeq.push_back(node),
+            Kind::Closed => self.guard.closeq.push_back(node),
         }
     }
 
@@ -531,47 +968,40 @@ impl<T> Inner<T> {
     pub(crate) unsafe fn unlink(&mut self, node: NonNull<Waiter<T>>) -> bool {
         // SAFETY: alive per the caller.
         let q = match unsafe { node.as_ref() }.kind() {
-            Kind::Send | Kind::Reserve => &mut self.sendq,
-            Kind::Recv => &mut self.recvq,
-            Kind::Closed => &mut self.closeq,
+            Kind::Send | Kind::Reserve => &mut self.guard.sendq,
+            Kind::Recv => &mut self.guard.recvq,
+            Kind::Closed => &mut self.guard.closeq,
         };
         // SAFETY: the node is linked in `q` or in no list (its pointers reset by removal).
         unsafe { q.remove(node) }
     }
 
     /// Close protocol; true if this call closed the channel.
-    fn close(&mut self, w: &mut Wakers) -> bool {
-        if self.closed {
+    fn close(&mut self) -> bool {
+        if self.guard.closed {
             return false;
         }
-        self.closed = true;
-        for q in [&mut self.recvq, &mut self.sendq, &mut self.closeq] {
-            while let Some(node) = claim_first(q, core::ptr::null(), any) {
-                // SAFETY: claimed under the lock. A sender's value stays in its slot (returned to
-                // it in the error); a receiver's slot stays empty (`Closed`).
-                unsafe {
-                    let n = node.as_ref();
-                    if n.outcome() == OUTCOME_NONE {
-                        n.set_outcome(OUTCOME_CLOSED);
-                    }
-                    complete(node, w);
-                }
-            }
-        }
+        self.guard.closed = true;
+        self.buf().set_tail_bits(CLOSED);
+        // Release: pairs with the Acquire load in `is_closed`.
+        self.chan.closed_hint.store(true, Release);
+        self.complete_all(Kind::Send);
+        self.complete_all(Kind::Closed);
+        self.deliver();
         true
     }
 
     /// A value a cancelled receive was handed goes to the next receiver, or back to the front
-    /// of the buffer (invariant 1's exception).
-    fn return_value(&mut self, v: T, w: &mut Wakers) {
-        if let Some(node) = claim_first(&mut self.recvq, core::ptr::null(), is_recv) {
+    /// of the channel (invariant 4's exception).
+    fn return_value(&mut self, v: T) {
+        if let Some(node) = claim_first(&mut self.guard.recvq, core::ptr::null(), is_recv) {
             // SAFETY: claimed under the lock.
             unsafe {
                 node.as_ref().put(v);
-                complete(node, w);
+                complete(node, &mut self.wakers);
             }
         } else {
-            self.buf.push_front(v);
+            self.guard.front.push_front(v);
         }
     }
 }

@@ -7,8 +7,6 @@
 //! channel operations at once, receive and send cases alike, committing exactly one.
 //!
 //! ```
-//! use spectrum_rt::Wait;
-//!
 //! let (tx, rx) = spectrum_chan::bounded(16);
 //! let producer = std::thread::spawn(move || {
 //!     for i in 0..100 {
@@ -30,8 +28,10 @@
 //! # The model
 //!
 //! - **One implementation, every caller.** Each operation is a future written on `Waker`s, so it
-//!   runs under any executor; threads and fibers block on the same future with
-//!   [`spectrum_rt::Wait::wait`]. There is no second, blocking implementation.
+//!   runs under any executor; threads and fibers block on the same future with `.wait()`
+//!   ([`spectrum_rt::Wait::wait`]; [`Send::wait`] and [`Recv::wait`] are the same with the
+//!   lock-free attempt made first, and need no import). There is no second, blocking
+//!   implementation.
 //! - **Go's rules** (`shared/reference/go-channel-rules.md`), except that nothing panics: sending
 //!   on a closed channel returns the value in the error, and closing twice returns `false`.
 //!   Dropping every sender closes the channel; dropping every receiver makes sends fail.
@@ -42,10 +42,11 @@
 //!
 //! # Absurd capacities
 //!
-//! `bounded(n)` allocates at most 4096 slots up front and grows the buffer on demand, so
-//! `bounded(usize::MAX)` is valid and behaves like an unbounded channel that reports
-//! `capacity() == Some(usize::MAX)`. If growing the buffer fails (the allocator refuses), the
-//! send waits as if the channel were full instead of aborting the process.
+//! `bounded(n)` with `n <= 4096` allocates its ring of `n` slots up front. Larger bounds, up to
+//! `bounded(usize::MAX)`, and `unbounded()` use a list of 31-slot blocks allocated as values
+//! arrive, so `bounded(usize::MAX)` is valid and behaves like an unbounded channel that reports
+//! `capacity() == Some(usize::MAX)`. If a block cannot be allocated (the allocator refuses),
+//! the send waits as if the channel were full instead of aborting the process.
 //!
 //! Channels of `!Send` values stay on their thread:
 //!
@@ -55,16 +56,30 @@
 //! send(tx);
 //! ```
 //!
+//! # Performance
+//!
+//! A send or receive that needs no waiting never takes a lock: it is a few atomic operations on
+//! the buffer (`buf`: Vyukov's bounded queue, crossbeam-channel's block list), and `.wait()` on
+//! it from a thread costs no wait set-up ([`Send::wait`], [`Recv::wait`]). The lock and the
+//! waiter queues come in only when an operation must wait, and while someone waits. Nothing in
+//! the channel makes a runtime worker spin or sleep on another thread's progress: an async
+//! task (or a fiber) that finds the lock taken yields and retries, and one that finds a waiter
+//! half-completed by a counterpart wakes itself instead of spinning. An OS thread blocked in
+//! `.wait()` spins for a few microseconds before it parks.
+//!
 //! # Layout
 //!
-//! `chan` is the core (buffer, waiter queues, invariants and protocols) and `lock` its lock;
-//! `waiter` the parked operations and the signal that commits exactly one of them; `op` the poll
-//! logic shared by every future; `select` (`case`, `core`) the select protocol under both the
-//! macro and the builder; `sender`, `receiver`, `timeout`, `timer` and `macros` the public
-//! surface; `loom_tests` the model checks.
+//! `chan` is the core (buffer, waiter queues, invariants and protocols), `buf` the lock-free
+//! buffers (`ring`, `list`) and `lock` the channel lock; `waiter` the parked operations and the
+//! signal that commits exactly one of them; `op` the poll logic shared by every future; `select`
+//! (`case`, `core`) the select protocol under both the macro and the builder; `sender`,
+//! `receiver`, `timeout`, `timer` and `macros` the public surface; `clock` the blocked-time
+//! clock; `loom_tests` the model checks.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+mod buf;
 mod chan;
+mod clock;
 mod error;
 mod lock;
 mod macros;

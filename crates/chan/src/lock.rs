@@ -21,8 +21,11 @@
 //!   a release never misses a sleeper. The notify happens under `park`'s mutex, which the
 //!   sleeper holds from its re-check until `cv.wait` releases it, so it cannot fall between.
 //!
-//! Under `cfg(loom)` this is the shim's `Mutex`, so loom explores the channel's critical
-//! sections as atomic steps.
+//! [`Lock::try_lock`] is the same spin without the sleep, for callers that must never block a
+//! runtime worker (async tasks and fibers): they yield and retry instead (`op`, `chan`).
+//!
+//! Under `cfg(loom)` this is the shim's `Mutex` (its `try_lock` fails at once when held), so
+//! loom explores the channel's critical sections as atomic steps.
 
 #[cfg(not(loom))]
 mod imp {
@@ -74,16 +77,31 @@ mod imp {
             Guard { lock: self }
         }
 
+        /// The lock if it is free, or becomes free within the short spin `lock` starts with;
+        /// never sleeps (for callers that must not block a runtime worker).
+        #[inline]
+        pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
+            (self.try_acquire() || self.spin_acquire()).then(|| Guard { lock: self })
+        }
+
+        /// Spin: 1 + 2 + ... + 64 pause hints (Backoff's spin steps), about a microsecond.
         #[cold]
-        fn lock_contended(&self) {
-            // Spin: 1 + 2 + ... + 64 pause hints (Backoff's spin steps), about a microsecond.
+        fn spin_acquire(&self) -> bool {
             let backoff = Backoff::new();
             for _ in 0..7 {
                 // Relaxed: test before test-and-set; the CAS is the acquiring operation.
                 if !self.locked.load(Relaxed) && self.try_acquire() {
-                    return;
+                    return true;
                 }
                 backoff.spin();
+            }
+            false
+        }
+
+        #[cold]
+        fn lock_contended(&self) {
+            if self.spin_acquire() {
+                return;
             }
             // Sleep until an unlock that sees us.
             loop {
@@ -158,6 +176,12 @@ mod imp {
 }
 
 pub(crate) use imp::{Guard, Lock};
+
+/// [`Lock::try_lock`] (a short spin, never a sleep); under loom, the mutex's `try_lock`.
+#[inline]
+pub(crate) fn try_lock<T>(lock: &Lock<T>) -> Option<Guard<'_, T>> {
+    lock.try_lock()
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -1,36 +1,80 @@
 //! One blocking operation's state, shared by the public futures, the `Stream` and `Sink`
 //! adapters and the timeout variants: a waiter node, its signal, and whether the node is linked.
 //!
-//! Each poll function first tries the operation under the lock; if it cannot proceed it parks
-//! the node (arm, register the waker, link) in the same critical section, so no wake-up can fall
-//! between the check and the parking. Later polls only read the signal. [`Op::withdraw`] takes the
-//! node back (cancellation) and tells whether the operation had already completed, so each caller
-//! can keep its cancel-safety promise (give a received value back, report an unsent value).
+//! Each poll function first tries the lock-free buffer (`chan`'s protocol step 1). A caller
+//! that is an OS thread blocked in `.wait()` then spins for a few microseconds on that same
+//! lock-free attempt (spinning, then yielding: crossbeam's `Backoff`), since the alternative is
+//! a system call to sleep and another to wake it; an async task or a fiber never spins, its
+//! wait is a cheap suspension. Then the lock (a task or fiber only tries it: see
+//! `lock_for_poll`): try again (step 2), and if the operation still cannot proceed, `announce`
+//! the waiter, try once more and park the node (arm, register the waker, link) in the same
+//! critical section, so no wake-up can fall between the check and the parking. If a try finds
+//! the slot it needs claimed by another thread that has not finished with it (*busy*), the
+//! operation does not park: a thread backs off and tries again, a task or fiber wakes itself
+//! and returns `Pending`. Later polls only read the signal. [`Op::withdraw`] takes the node back
+//! (cancellation) and tells whether the operation had already completed, so each caller can
+//! keep its cancel-safety promise (give a received value back, report an unsent value).
 
-use core::cell::Cell;
+use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 use core::task::{ready, Context, Poll};
 
 use spectrum_rt::coop;
 use spectrum_sync::Backoff;
 
-use crate::chan::{Chan, Inner};
-use crate::error::{RecvError, SendError, TryRecvError, TrySendError};
-use crate::waiter::{Kind, Signal, Waiter, Wakers, OUTCOME_GRANTED};
+use crate::buf::{Pop, Push};
+use crate::chan::{Chan, ChanGuard, RecvFail, SendFail};
+use crate::error::{RecvError, SendError, TrySendError};
+use crate::waiter::{Check, Kind, Signal, Waiter, OUTCOME_GRANTED};
 
-/// True if the caller may spin briefly after parking: a plain thread (not a Spectrum task or a
-/// fiber running inside one), for which sleeping costs a futex wait plus the waker's wake-up
+/// True if the caller may spin briefly before parking: an OS thread blocked in `.wait()` (not
+/// an async task, not a fiber), for which sleeping costs a futex wait plus the waker's wake-up
 /// system call, while the counterpart is probably running on another core right now.
+#[cfg(not(loom))]
 #[inline]
-fn spin_allowed() -> bool {
-    // Under loom every caller is a plain thread too: the models then check the "park without a
-    // waker, spin, register" path (its race with a completing counterpart) as well.
-    spectrum_rt::task_id().is_none()
+pub(crate) fn spin_allowed() -> bool {
+    spectrum_rt::wait::in_blocking_wait()
+}
+
+/// Under loom every caller is a plain thread: the models then check parking without a waker,
+/// spinning, then registering, as well.
+#[cfg(loom)]
+pub(crate) fn spin_allowed() -> bool {
+    true
+}
+
+/// True if the caller should retry the lock-free attempt for a while before taking the lock to
+/// park (see `spin_allowed`). Off under loom: the retries add no interaction the models do not
+/// already explore through the first attempt, only states.
+#[inline]
+fn spin_before_parking(thread: bool) -> bool {
+    !cfg!(loom) && thread
+}
+
+/// The channel lock for a poll. An OS thread blocked in `.wait()` waits for it. An async task
+/// or a fiber never blocks its worker on it: the holder may be an OS thread that the kernel has
+/// just preempted, for milliseconds. If the lock stays taken through a short spin, the poll
+/// wakes itself and returns `Pending` (`None` here), and tries again after the worker's other
+/// tasks.
+#[inline]
+fn lock_for_poll<'c, T>(
+    chan: &'c Chan<T>,
+    cx: &Context<'_>,
+    thread: bool,
+) -> Option<ChanGuard<'c, T>> {
+    if thread {
+        return Some(chan.lock());
+    }
+    let g = chan.try_lock();
+    if g.is_none() {
+        cx.waker().wake_by_ref();
+    }
+    g
 }
 
 /// Spins with exponential backoff (a few microseconds in all, yielding towards the end) until
-/// `ready` says so.
-fn spin_until(ready: impl Fn() -> bool) -> bool {
+/// `ready` returns something.
+fn spin_until<R>(mut ready: impl FnMut() -> Option<R>) -> Option<R> {
     let backoff = Backoff::new();
     // Under loom one check is enough to reach both outcomes (done / not yet) and keeps the
     // state space small.
@@ -40,11 +84,11 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
             break;
         }
         backoff.snooze();
-        if ready() {
-            return true;
+        if let Some(r) = ready() {
+            return Some(r);
         }
     }
-    false
+    None
 }
 
 /// What [`Op::withdraw`] found.
@@ -60,89 +104,171 @@ pub(crate) enum Withdrawn {
 }
 
 /// A parked-or-not operation on a channel of `T`.
+///
+/// The waiter and its signal are only built when the operation first parks: most operations
+/// complete on the lock-free path and never need them, and building them costs more than the
+/// lock-free operation itself.
 pub(crate) struct Op<T> {
+    kind: Kind,
+    /// A send's value, until `park` moves it into the waiter's slot.
+    value: Cell<Option<T>>,
+    /// The waiter and signal, once parked. Written only by the owner, and only while the waiter
+    /// is unlinked (counterparts reach it only through the queue it is linked in).
+    parked: UnsafeCell<Option<Parked<T>>>,
+    linked: Cell<bool>,
+}
+
+/// The parked half of an [`Op`].
+struct Parked<T> {
     node: Waiter<T>,
     signal: Signal,
-    linked: Cell<bool>,
 }
 
 impl<T> Op<T> {
     pub(crate) fn new(kind: Kind) -> Op<T> {
         Op {
-            node: Waiter::new(kind),
-            signal: Signal::new(),
+            kind,
+            value: Cell::new(None),
+            parked: UnsafeCell::new(None),
             linked: Cell::new(false),
         }
     }
 
     /// An op carrying `value` (a send).
     pub(crate) fn with_value(value: T) -> Op<T> {
-        let op = Op::new(Kind::Send);
-        // SAFETY: the node is fresh and unlinked: we own its slot.
-        unsafe { op.node.put(value) };
-        op
+        Op {
+            kind: Kind::Send,
+            value: Cell::new(Some(value)),
+            parked: UnsafeCell::new(None),
+            linked: Cell::new(false),
+        }
+    }
+
+    /// The waiter and signal, if the op ever parked.
+    #[inline]
+    fn parked(&self) -> Option<&Parked<T>> {
+        // SAFETY: `parked` is only written by `parked_or_init`, by the owner, while no shared
+        // reference from an earlier call is in use (the owner drops them between calls) and no
+        // counterpart can reach the waiter (it is unlinked).
+        unsafe { (*self.parked.get()).as_ref() }
+    }
+
+    /// The waiter and signal, built on first use. Only while unlinked.
+    fn parked_or_init(&self) -> &Parked<T> {
+        debug_assert!(!self.linked.get());
+        // SAFETY: as in `parked`; the waiter is unlinked, so nobody else holds a reference.
+        unsafe {
+            let slot = &mut *self.parked.get();
+            slot.get_or_insert_with(|| Parked {
+                node: Waiter::new(self.kind),
+                signal: Signal::new(),
+            })
+        }
+    }
+
+    /// The linked waiter. Only while linked (or after completion).
+    #[inline]
+    fn linked_parts(&self) -> &Parked<T> {
+        self.parked().expect("a linked op has its waiter")
     }
 
     fn node_ptr(&self) -> NonNull<Waiter<T>> {
-        NonNull::from(&self.node)
+        NonNull::from(&self.linked_parts().node)
     }
 
-    /// Parks the node: register the waker, arm, link. Called with the lock held, in the same
-    /// critical section that found the operation could not proceed.
+    /// Parks the node: register the waker, arm, link, with `value` (a send's) in its slot.
+    /// Called with the lock held, in the same critical section that found the operation could
+    /// not proceed.
     ///
     /// # Safety
     ///
     /// `self` is pinned (it stays put until `withdraw` or completion), not linked, and `g` is the
     /// lock of the channel it belongs to.
-    unsafe fn park(&self, g: &mut Inner<T>, cx: &Context<'_>, w: &mut Wakers) {
-        self.signal.reset();
+    unsafe fn park(
+        &self,
+        g: &mut ChanGuard<'_, T>,
+        value: Option<T>,
+        cx: &Context<'_>,
+        thread: bool,
+    ) {
+        let p = self.parked_or_init();
+        if let Some(v) = value {
+            // SAFETY: unlinked: the slot is ours.
+            unsafe { p.node.put(v) };
+        }
+        p.signal.reset();
         // A thread spins on the signal first (`settle`) and registers its waker only if that
         // fails: a counterpart that completes the node meanwhile then finds no waker and makes
         // no wake-up system call.
-        if !spin_allowed() {
-            self.signal.register(cx.waker());
+        if !thread {
+            p.signal.register(cx.waker());
         }
-        self.node.arm(&self.signal, 0);
-        self.node.start_clock();
-        // SAFETY: pinned and unlinked per the caller; the channel is open (the try just failed
-        // without `Closed`).
-        unsafe { g.link(self.node_ptr(), w) };
+        p.node.arm(&p.signal, 0);
+        p.node.start_clock();
+        // SAFETY: pinned and unlinked per the caller; the try just failed without `Closed`, so
+        // the channel is open (or, for a receive, a value is still being written).
+        unsafe { g.link(self.node_ptr()) };
         self.linked.set(true);
     }
 
     /// Right after parking: a thread spins briefly on the signal (the counterpart is likely
     /// running on another core right now), then registers its waker; `Ready` if completed.
-    fn settle(&self, chan: &Chan<T>, cx: &Context<'_>) -> Poll<()> {
-        if spin_allowed() {
-            spin_until(|| self.signal.poll_done().is_some());
+    fn settle(&self, chan: &Chan<T>, cx: &Context<'_>, thread: bool) -> Poll<()> {
+        if thread {
+            let signal = &self.linked_parts().signal;
+            spin_until(|| signal.poll_done().map(|_| ()));
+            return self.poll_parked(chan, cx);
         }
-        self.poll_parked(chan, cx)
+        // A task registered its waker in `park`, in this very poll.
+        self.finish_parked(chan, cx, thread)
     }
 
     /// Polls a parked node; `Ready` once a counterpart completed it.
     fn poll_parked(&self, chan: &Chan<T>, cx: &Context<'_>) -> Poll<()> {
-        self.signal.register(cx.waker());
-        if self.signal.poll_done().is_none() {
-            return Poll::Pending;
+        self.linked_parts().signal.register(cx.waker());
+        self.finish_parked(chan, cx, spin_allowed())
+    }
+
+    /// `poll_parked` after registering the waker.
+    fn finish_parked(&self, chan: &Chan<T>, cx: &Context<'_>, thread: bool) -> Poll<()> {
+        let p = self.linked_parts();
+        match p.signal.check() {
+            Check::Waiting => return Poll::Pending,
+            Check::Done(_) => {}
+            Check::Claimed if thread => {
+                p.signal.poll_done();
+            }
+            Check::Claimed => {
+                // Never spin on a worker: come back after the other tasks (waiter module docs).
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
         }
         self.linked.set(false);
-        chan.stats.record(self.node.kind(), self.node.stop_clock());
+        chan.stats.record(self.kind, p.node.stop_clock());
         Poll::Ready(())
     }
 
     /// Takes the node back; see [`Withdrawn`].
+    #[inline]
     pub(crate) fn withdraw(&self, chan: &Chan<T>) -> Withdrawn {
         if !self.linked.get() {
             return Withdrawn::NotParked;
         }
+        self.withdraw_linked(chan)
+    }
+
+    #[cold]
+    fn withdraw_linked(&self, chan: &Chan<T>) -> Withdrawn {
         let mut g = chan.lock();
         // SAFETY: the node is alive (we are) and was linked in this channel.
         let unlinked = unsafe { g.unlink(self.node_ptr()) };
         drop(g);
+        let p = self.linked_parts();
         // Not unlinked: a counterpart completed it under the lock we just took, so it is DONE.
-        debug_assert!(unlinked || self.signal.poll_done().is_some());
+        debug_assert!(unlinked || p.signal.poll_done().is_some());
         self.linked.set(false);
-        chan.stats.record(self.node.kind(), self.node.stop_clock());
+        chan.stats.record(self.kind, p.node.stop_clock());
         if unlinked {
             Withdrawn::Cancelled
         } else {
@@ -150,16 +276,59 @@ impl<T> Op<T> {
         }
     }
 
-    /// The value in the node (a send's unsent value, or a receive's received value).
+    /// The value the op holds: a send's unsent value, or a receive's received value.
     pub(crate) fn take_value(&self) -> Option<T> {
         debug_assert!(!self.linked.get());
+        if let Some(v) = self.value.take() {
+            return Some(v);
+        }
         // SAFETY: the node is unlinked: its slot is ours.
-        unsafe { self.node.take() }
+        self.parked().and_then(|p| unsafe { p.node.take() })
+    }
+
+    /// `.wait()`'s first step for a send that was never polled: the lock-free push alone, with
+    /// the coop budget charged as a poll would. False (the value back in the node) if it
+    /// cannot proceed right now.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn send_now(&self, chan: &Chan<T>) -> bool {
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        let Poll::Ready(coop) = coop::poll_proceed(&mut cx) else {
+            return false;
+        };
+        let Some(v) = self.value.take() else {
+            return false;
+        };
+        match chan.push_fast(v) {
+            Ok(()) => {
+                coop.made_progress();
+                true
+            }
+            Err(Push::Full(v) | Push::Busy(v) | Push::Slow(v)) => {
+                self.value.set(Some(v));
+                false
+            }
+        }
+    }
+
+    /// `.wait()`'s first step for a receive that was never polled: the lock-free pop alone.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn recv_now(&self, chan: &Chan<T>) -> Option<T> {
+        debug_assert!(!self.linked.get());
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        let Poll::Ready(coop) = coop::poll_proceed(&mut cx) else {
+            return None;
+        };
+        let v = chan.pop_fast().ok()?;
+        coop.made_progress();
+        Some(v)
     }
 
     /// True if a completed reservation was granted.
     pub(crate) fn granted(&self) -> bool {
-        self.node.outcome() == OUTCOME_GRANTED
+        self.parked()
+            .is_some_and(|p| p.node.outcome() == OUTCOME_GRANTED)
     }
 
     /// Receive.
@@ -174,24 +343,71 @@ impl<T> Op<T> {
             coop.made_progress();
             return Poll::Ready(self.take_value().ok_or(RecvError::Closed));
         }
-        let mut w = Wakers::default();
-        let mut g = chan.lock();
-        let res = match g.try_recv(core::ptr::null(), &mut w) {
-            Ok(v) => Poll::Ready(Ok(v)),
-            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
-            Err(TryRecvError::Empty) => {
-                // SAFETY: `self` is pinned inside its future; `g` is its channel's lock.
-                unsafe { self.park(&mut g, cx, &mut w) };
-                Poll::Pending
-            }
-        };
-        drop(g);
-        w.wake_all();
-        if res.is_ready() {
+        let first = chan.pop_fast();
+        if let Ok(v) = first {
             coop.made_progress();
-            return res;
+            return Poll::Ready(Ok(v));
         }
-        ready!(self.settle(chan, cx));
+        let thread = spin_allowed();
+        match first {
+            Ok(_) | Err(Pop::Slow) => {}
+            Err(Pop::Empty | Pop::Busy) => {
+                if spin_before_parking(thread) {
+                    let got = spin_until(|| match chan.pop_fast() {
+                        Ok(v) => Some(Some(v)),
+                        Err(Pop::Slow) => Some(None),
+                        Err(Pop::Empty | Pop::Busy) => None,
+                    });
+                    if let Some(Some(v)) = got {
+                        coop.made_progress();
+                        return Poll::Ready(Ok(v));
+                    }
+                }
+            }
+        }
+        let backoff = Backoff::new();
+        loop {
+            let Some(mut g) = lock_for_poll(chan, cx, thread) else {
+                return Poll::Pending;
+            };
+            let mut res = g.try_recv(core::ptr::null());
+            if let Err(RecvFail::Empty) = res {
+                if g.announce(Kind::Recv) {
+                    res = g.try_recv(core::ptr::null());
+                }
+            }
+            match res {
+                Ok(v) => {
+                    drop(g);
+                    coop.made_progress();
+                    return Poll::Ready(Ok(v));
+                }
+                Err(RecvFail::Closed) => {
+                    drop(g);
+                    coop.made_progress();
+                    return Poll::Ready(Err(RecvError::Closed));
+                }
+                Err(RecvFail::Empty) => {
+                    // SAFETY: `self` is pinned inside its future; `g` is its channel's lock.
+                    unsafe { self.park(&mut g, None, cx, thread) };
+                    break;
+                }
+                Err(RecvFail::Busy) => {
+                    // Never park on a value still being written (`chan` module protocols).
+                    drop(g);
+                    if !thread {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    backoff.snooze();
+                    if let Ok(v) = chan.pop_fast() {
+                        coop.made_progress();
+                        return Poll::Ready(Ok(v));
+                    }
+                }
+            }
+        }
+        ready!(self.settle(chan, cx, thread));
         coop.made_progress();
         Poll::Ready(self.take_value().ok_or(RecvError::Closed))
     }
@@ -219,27 +435,86 @@ impl<T> Op<T> {
         let v = self
             .take_value()
             .expect("a send future polled after it completed");
-        let mut w = Wakers::default();
-        let mut g = chan.lock();
-        let res = match g.try_send(v, core::ptr::null(), &mut w) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
-            Err(TrySendError::Full(v)) => {
-                // SAFETY: unlinked: the slot is ours. Then: pinned, and `g` is its lock.
-                unsafe {
-                    self.node.put(v);
-                    self.park(&mut g, cx, &mut w);
-                }
-                Poll::Pending
+        let first = match chan.push_fast(v) {
+            Ok(()) => {
+                coop.made_progress();
+                return Poll::Ready(Ok(()));
             }
+            Err(e) => e,
         };
-        drop(g);
-        w.wake_all();
-        if res.is_ready() {
-            coop.made_progress();
-            return res;
+        let thread = spin_allowed();
+        let v = match first {
+            Push::Slow(v) => v,
+            Push::Full(v) | Push::Busy(v) if spin_before_parking(thread) => {
+                let mut v = Some(v);
+                let sent = spin_until(|| match chan.push_fast(v.take().expect("unsent")) {
+                    Ok(()) => Some(true),
+                    Err(Push::Slow(x)) => {
+                        v = Some(x);
+                        Some(false)
+                    }
+                    Err(Push::Full(x) | Push::Busy(x)) => {
+                        v = Some(x);
+                        None
+                    }
+                });
+                if sent == Some(true) {
+                    coop.made_progress();
+                    return Poll::Ready(Ok(()));
+                }
+                v.expect("an unsent value")
+            }
+            Push::Full(v) | Push::Busy(v) => v,
+        };
+        let backoff = Backoff::new();
+        let mut v = v;
+        loop {
+            let Some(mut g) = lock_for_poll(chan, cx, thread) else {
+                self.value.set(Some(v));
+                return Poll::Pending;
+            };
+            let res = match g.try_send(v, core::ptr::null()) {
+                Err(SendFail::Full(v)) if g.announce(Kind::Send) => {
+                    g.try_send(v, core::ptr::null())
+                }
+                res => res,
+            };
+            match res {
+                Ok(()) => {
+                    drop(g);
+                    coop.made_progress();
+                    return Poll::Ready(Ok(()));
+                }
+                Err(SendFail::Closed(v)) => {
+                    drop(g);
+                    coop.made_progress();
+                    return Poll::Ready(Err(SendError(v)));
+                }
+                Err(SendFail::Full(v)) => {
+                    // SAFETY: pinned, unlinked, and `g` is its channel's lock.
+                    unsafe { self.park(&mut g, Some(v), cx, thread) };
+                    break;
+                }
+                Err(SendFail::Busy(x)) => {
+                    // Never park on a slot still being read (`chan` module protocols).
+                    drop(g);
+                    if !thread {
+                        self.value.set(Some(x));
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    backoff.snooze();
+                    match chan.push_fast(x) {
+                        Ok(()) => {
+                            coop.made_progress();
+                            return Poll::Ready(Ok(()));
+                        }
+                        Err(Push::Full(x) | Push::Busy(x) | Push::Slow(x)) => v = x,
+                    }
+                }
+            }
         }
-        ready!(self.settle(chan, cx));
+        ready!(self.settle(chan, cx, thread));
         coop.made_progress();
         Poll::Ready(match self.take_value() {
             Some(v) => Err(SendError(v)),
@@ -263,24 +538,31 @@ impl<T> Op<T> {
                 Err(SendError(()))
             });
         }
-        let mut w = Wakers::default();
-        let mut g = chan.lock();
-        let res = match g.try_reserve() {
+        let thread = spin_allowed();
+        let Some(mut g) = lock_for_poll(chan, cx, thread) else {
+            return Poll::Pending;
+        };
+        let mut res = g.try_reserve();
+        if let Err(TrySendError::Full(())) = res {
+            if g.announce(Kind::Reserve) {
+                res = g.try_reserve();
+            }
+        }
+        let res = match res {
             Ok(()) => Poll::Ready(Ok(())),
             Err(TrySendError::Closed(())) => Poll::Ready(Err(SendError(()))),
             Err(TrySendError::Full(())) => {
                 // SAFETY: pinned, and `g` is its channel's lock.
-                unsafe { self.park(&mut g, cx, &mut w) };
+                unsafe { self.park(&mut g, None, cx, thread) };
                 Poll::Pending
             }
         };
         drop(g);
-        w.wake_all();
         if res.is_ready() {
             coop.made_progress();
             return res;
         }
-        ready!(self.settle(chan, cx));
+        ready!(self.settle(chan, cx, thread));
         coop.made_progress();
         Poll::Ready(if self.granted() {
             Ok(())
@@ -294,23 +576,24 @@ impl<T> Op<T> {
         if self.linked.get() {
             return self.poll_parked(chan, cx);
         }
-        let mut w = Wakers::default();
-        let mut g = chan.lock();
+        let thread = spin_allowed();
+        let Some(mut g) = lock_for_poll(chan, cx, thread) else {
+            return Poll::Pending;
+        };
         if g.is_closed() {
             return Poll::Ready(());
         }
         // SAFETY: pinned, and `g` is its channel's lock.
-        unsafe { self.park(&mut g, cx, &mut w) };
+        unsafe { self.park(&mut g, None, cx, thread) };
         drop(g);
-        w.wake_all();
-        self.settle(chan, cx)
+        self.settle(chan, cx, thread)
     }
 }
 
 impl<T> core::fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Op")
-            .field("kind", &self.node.kind())
+            .field("kind", &self.kind)
             .field("parked", &self.linked.get())
             .finish()
     }

@@ -11,7 +11,7 @@ use spectrum_sync::Arc;
 use crate::chan::Chan;
 use crate::error::{RecvError, TryRecvError};
 use crate::op::{Op, Withdrawn};
-use crate::waiter::{Kind, Wakers};
+use crate::waiter::Kind;
 use crate::ChannelStats;
 
 /// The receiving half of a channel. Clone it for more consumers (each value goes to exactly one
@@ -34,11 +34,9 @@ impl<T> Receiver<T> {
 
     /// Receives a value, waiting while the channel is empty.
     ///
-    /// Await it in async code, or call `.wait()` on it (from [`spectrum_rt::Wait`]) from a
-    /// thread or a fiber.
+    /// Await it in async code, or call [`.wait()`](Recv::wait) on it from a thread or a fiber.
     ///
     /// ```
-    /// use spectrum_rt::Wait;
     /// let (tx, rx) = spectrum_chan::bounded(0);
     /// std::thread::spawn(move || tx.send("hi").wait().unwrap());
     /// assert_eq!(rx.recv().wait(), Ok("hi"));
@@ -62,17 +60,17 @@ impl<T> Receiver<T> {
 
     /// Receives a value if one is available now.
     ///
+    /// The one wait it may do: if the next value is still being written by a sender that
+    /// claimed its slot a moment ago, it retries for a few microseconds (spinning, then
+    /// yielding), and reports `Empty` if that sender has not finished by then (its thread was
+    /// preempted).
+    ///
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] if none is, [`TryRecvError::Closed`] if the channel is closed and
     /// drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let mut w = Wakers::default();
-        let mut g = self.chan.lock();
-        let r = g.try_recv(core::ptr::null(), &mut w);
-        drop(g);
-        w.wake_all();
-        r
+        self.chan.try_recv(core::ptr::null())
     }
 
     /// Closes the channel (Go's `close`, from the receiving side): sends fail from now on, and
@@ -187,6 +185,25 @@ impl<T> futures_core::Stream for Receiver<T> {
 pub struct Recv<'a, T> {
     chan: &'a Chan<T>,
     op: Op<T>,
+}
+
+impl<T> Recv<'_, T> {
+    /// Blocks until a value arrives: the same as [`Wait::wait`](spectrum_rt::Wait::wait) on
+    /// this future (a thread parks, a fiber suspends), with the lock-free attempt made first on
+    /// the calling thread, so a receive that needs no waiting costs no wait set-up.
+    ///
+    /// # Errors
+    ///
+    /// As the future: [`RecvError::Closed`] once the channel is closed and drained.
+    #[cfg(not(loom))]
+    #[track_caller]
+    #[inline]
+    pub fn wait(self) -> Result<T, RecvError> {
+        if let Some(v) = self.op.recv_now(self.chan) {
+            return Ok(v);
+        }
+        spectrum_rt::Wait::wait(self)
+    }
 }
 
 impl<T> Future for Recv<'_, T> {

@@ -12,7 +12,7 @@ use spectrum_sync::Arc;
 use crate::chan::Chan;
 use crate::error::{SendError, TrySendError};
 use crate::op::{Op, Withdrawn};
-use crate::waiter::{Kind, Wakers};
+use crate::waiter::Kind;
 use crate::ChannelStats;
 
 /// The sending half of a channel. Clone it for more producers; the channel closes when the last
@@ -25,11 +25,9 @@ impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full (on a rendezvous channel: until a
     /// receiver takes it).
     ///
-    /// Await it in async code, or call `.wait()` on it (from [`spectrum_rt::Wait`]) from a
-    /// thread or a fiber.
+    /// Await it in async code, or call [`.wait()`](Send::wait) on it from a thread or a fiber.
     ///
     /// ```
-    /// use spectrum_rt::Wait;
     /// let (tx, rx) = spectrum_chan::bounded(1);
     /// tx.send(1).wait().unwrap();
     /// assert_eq!(rx.try_recv(), Ok(1));
@@ -54,17 +52,16 @@ impl<T> Sender<T> {
 
     /// Sends `value` if that needs no waiting.
     ///
+    /// The one wait it may do: if the free slot is still being read by a receiver that took its
+    /// value a moment ago, it retries for a few microseconds (spinning, then yielding), and
+    /// reports `Full` if that receiver has not finished by then (its thread was preempted).
+    ///
     /// # Errors
     ///
     /// [`TrySendError::Full`] if the buffer is full (on a rendezvous channel: no receiver is
     /// waiting), [`TrySendError::Closed`] if the channel is closed; both hold `value`.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut w = Wakers::default();
-        let mut g = self.chan.lock();
-        let r = g.try_send(value, core::ptr::null(), &mut w);
-        drop(g);
-        w.wake_all();
-        r
+        self.chan.try_send(value, core::ptr::null())
     }
 
     /// Waits for a free slot and reserves it: [`Permit::send`] then sends without waiting.
@@ -94,7 +91,10 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], holding `()`.
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        self.chan.lock().try_reserve()?;
+        let mut g = self.chan.lock();
+        let r = g.try_reserve();
+        drop(g);
+        r?;
         Ok(Permit { chan: &self.chan })
     }
 
@@ -222,6 +222,25 @@ pub struct Send<'a, T> {
     op: Op<T>,
 }
 
+impl<T> Send<'_, T> {
+    /// Blocks until the send completes: the same as [`Wait::wait`](spectrum_rt::Wait::wait) on
+    /// this future (a thread parks, a fiber suspends), with the lock-free attempt made first on
+    /// the calling thread, so a send that needs no waiting costs no wait set-up.
+    ///
+    /// # Errors
+    ///
+    /// As the future: [`SendError`] holding the value if the channel is closed.
+    #[cfg(not(loom))]
+    #[track_caller]
+    #[inline]
+    pub fn wait(self) -> Result<(), SendError<T>> {
+        if self.op.send_now(self.chan) {
+            return Ok(());
+        }
+        spectrum_rt::Wait::wait(self)
+    }
+}
+
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
@@ -293,22 +312,18 @@ impl<T> Permit<'_, T> {
     /// nothing enters a closed channel.
     pub fn send(self, value: T) -> Result<(), SendError<T>> {
         let me = ManuallyDrop::new(self);
-        let mut w = Wakers::default();
         let mut g = me.chan.lock();
-        let r = g.permit_send(value, &mut w).map_err(SendError);
+        let r = g.permit_send(value).map_err(SendError);
         drop(g);
-        w.wake_all();
         r
     }
 }
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        let mut w = Wakers::default();
         let mut g = self.chan.lock();
-        g.release_reservation(&mut w);
+        g.release_reservation();
         drop(g);
-        w.wake_all();
     }
 }
 

@@ -50,7 +50,6 @@ use core::fmt;
 use core::marker::PhantomPinned;
 use core::ptr::NonNull;
 use core::task::Waker;
-use std::time::Instant;
 
 use spectrum_sync::atomic::{AtomicUsize, Ordering::*};
 use spectrum_sync::linked_list::{Link, Pointers};
@@ -135,6 +134,20 @@ impl Signal {
         }
     }
 
+    /// The winning case if the operation finished, without waiting: `Claimed` while a
+    /// counterpart is between its claim and `complete`. A caller that then returns `Pending`
+    /// must make sure it is polled again (the counterpart may have taken an older waker).
+    #[inline]
+    pub(crate) fn check(&self) -> Check {
+        // Acquire: pairs with the Release store in `complete`.
+        let s = self.state.load(Acquire);
+        match s {
+            WAITING | ABORTED => Check::Waiting,
+            CLAIMED => Check::Claimed,
+            _ => Check::Done(s >> CASE_SHIFT),
+        }
+    }
+
     /// The winning case if the operation finished, spinning through a `CLAIMED` window.
     #[inline]
     pub(crate) fn poll_done(&self) -> Option<usize> {
@@ -166,6 +179,17 @@ impl Signal {
         // Relaxed: a hint used to prune stale nodes; the authoritative check is `try_claim`.
         self.state.load(Relaxed) == WAITING
     }
+}
+
+/// What [`Signal::check`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Still waiting (or withdrawn).
+    Waiting,
+    /// A counterpart is completing it right now.
+    Claimed,
+    /// Finished through this case.
+    Done(usize),
 }
 
 impl fmt::Debug for Signal {
@@ -207,7 +231,7 @@ pub(crate) struct Waiter<T> {
     case: Cell<usize>,
     kind: Cell<Kind>,
     /// When the owner started waiting (blocked-time counters).
-    since: Cell<Option<Instant>>,
+    since: Cell<Option<u64>>,
     _pin: PhantomPinned,
 }
 
@@ -289,20 +313,10 @@ impl<T> Waiter<T> {
         self.slot.with_mut(|p| unsafe { (*p).take() })
     }
 
-    /// True if the slot holds a value.
-    ///
-    /// # Safety
-    ///
-    /// As for [`put`](Self::put).
-    pub(crate) unsafe fn has_value(&self) -> bool {
-        // SAFETY: exclusive access per the caller.
-        self.slot.with(|p| unsafe { (*p).is_some() })
-    }
-
-    /// Starts the blocked-time clock.
+    /// Starts the blocked-time clock (`clock`: coarse, cheap).
     pub(crate) fn start_clock(&self) {
         if self.since.get().is_none() {
-            self.since.set(Some(Instant::now()));
+            self.since.set(Some(crate::clock::now_nanos()));
         }
     }
 
@@ -310,7 +324,7 @@ impl<T> Waiter<T> {
     pub(crate) fn stop_clock(&self) -> Option<u64> {
         self.since
             .take()
-            .map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX))
+            .map(|t| crate::clock::now_nanos().saturating_sub(t))
     }
 }
 

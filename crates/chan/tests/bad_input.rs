@@ -2,7 +2,6 @@
 //! Absurd capacities give documented behaviour, never an allocation abort.
 
 use spectrum_chan::{bounded, TrySendError};
-use spectrum_rt::Wait;
 
 #[test]
 fn bounded_usize_max_allocates_lazily_and_works() {

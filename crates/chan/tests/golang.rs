@@ -18,7 +18,7 @@ use common::poll_once;
 use spectrum_chan::{
     after, bounded, never, select, tick, RecvError, SendError, TryRecvError, TrySendError,
 };
-use spectrum_rt::{Runtime, Wait};
+use spectrum_rt::Runtime;
 
 fn rt() -> Runtime {
     Runtime::builder().workers(2).build().unwrap()

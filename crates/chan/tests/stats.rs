@@ -5,7 +5,6 @@ use std::thread;
 use std::time::Duration;
 
 use spectrum_chan::{bounded, ChannelStats};
-use spectrum_rt::Wait;
 
 #[test]
 fn operations_that_never_wait_count_nothing() {

@@ -222,7 +222,8 @@ fn round(rt: &Runtime, seed: u64) {
 
 fn round_inner(rt: &Runtime, seed: u64) {
     let mut rng = Rng(seed | 1);
-    let cap = [0usize, 1, 3, 64, usize::MAX][rng.below(5) as usize];
+    // 0: rendezvous; 1-64: the ring; 5000: the list with a bound; MAX: unbounded (the list).
+    let cap = [0usize, 1, 2, 3, 64, 5000, usize::MAX][rng.below(7) as usize];
     let (tx, rx) = if cap == usize::MAX {
         unbounded::<u64>()
     } else {

@@ -5,13 +5,13 @@
 //! `CaseImpl` trait (which no code outside this crate can name, hence call), the `select!`
 //! expansion through `&mut self` to take the result.
 
-use core::cell::Cell;
+use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
 use self::sealed::CaseImpl;
-use crate::chan::Chan;
+use crate::chan::{Chan, Readiness};
 use crate::error::{RecvError, SendError, TryRecvError, TrySendError};
-use crate::waiter::{Kind, Signal, Waiter, Wakers};
+use crate::waiter::{Kind, Signal, Waiter};
 use crate::{Receiver, Sender};
 
 /// One case, type-erased (public only for `select!`'s expansion; its methods live in a sealed
@@ -22,20 +22,22 @@ impl<T> Case for RecvCase<'_, T> {}
 impl<T> Case for SendCase<'_, T> {}
 
 pub(crate) mod sealed {
-    use crate::waiter::{Kind, Signal, Wakers};
+    use crate::chan::Readiness;
+    use crate::waiter::{Kind, Signal};
 
     /// The operations of a case; see the select protocol.
     pub trait CaseImpl {
         fn enabled(&self) -> bool;
         /// Pass 1: performs the operation if it can proceed now; the result is stored in the case.
-        fn try_now(&self, w: &mut Wakers) -> bool;
-        /// Pass 2: true if the case is ready now (nothing linked); otherwise links the waiter.
+        fn try_now(&self) -> bool;
+        /// Pass 2: `Ready` or `Busy` if the case is ready now or must be retried shortly (nothing
+        /// linked); otherwise links the waiter and returns `NotReady`.
         ///
         /// # Safety
         ///
         /// The case stays in place, and `signal` alive, until the waiter is unlinked (`unregister`
         /// or the case's drop).
-        unsafe fn register(&self, signal: &Signal, case: usize, w: &mut Wakers) -> bool;
+        unsafe fn register(&self, signal: &Signal, case: usize) -> Readiness;
         /// Unlinks the waiter if still linked.
         fn unregister(&self);
         /// This case won through a counterpart: move the result out of the waiter.
@@ -49,19 +51,50 @@ pub(crate) mod sealed {
     }
 }
 
+/// A case's waiter, built the first time the case registers (pass 2): a select that finds a
+/// ready case in pass 1 never builds any.
+struct LazyWaiter<T> {
+    kind: Kind,
+    /// Written only by the select's owner while the waiter is unlinked.
+    node: UnsafeCell<Option<Waiter<T>>>,
+}
+
+impl<T> LazyWaiter<T> {
+    fn new(kind: Kind) -> LazyWaiter<T> {
+        LazyWaiter {
+            kind,
+            node: UnsafeCell::new(None),
+        }
+    }
+
+    /// The waiter, if built.
+    fn get(&self) -> Option<&Waiter<T>> {
+        // SAFETY: `node` is only written by `get_or_init`, by the owner, while the waiter is
+        // unlinked and no reference from an earlier call is in use.
+        unsafe { (*self.node.get()).as_ref() }
+    }
+
+    /// The waiter, built on first use. Only while unlinked.
+    fn get_or_init(&self) -> &Waiter<T> {
+        // SAFETY: as in `get`; unlinked, so nobody else holds a reference to it.
+        unsafe { (*self.node.get()).get_or_insert_with(|| Waiter::new(self.kind)) }
+    }
+}
+
 /// A receive case.
 pub struct RecvCase<'a, T> {
     chan: Option<&'a Chan<T>>,
-    node: Waiter<T>,
+    node: LazyWaiter<T>,
     linked: Cell<bool>,
     won: Cell<bool>,
     result: Cell<Option<Result<T, RecvError>>>,
 }
 
-/// A send case; its value waits in the waiter's slot.
+/// A send case; its value waits in `value`, and in the waiter's slot while registered.
 pub struct SendCase<'a, T> {
     chan: Option<&'a Chan<T>>,
-    node: Waiter<T>,
+    value: Cell<Option<T>>,
+    node: LazyWaiter<T>,
     linked: Cell<bool>,
     won: Cell<bool>,
     result: Cell<Option<Result<(), SendError<T>>>>,
@@ -83,7 +116,7 @@ impl<'a, T> RecvCase<'a, T> {
     pub fn new(r: impl RecvArg<'a, T>, enabled: bool) -> RecvCase<'a, T> {
         RecvCase {
             chan: r.receiver().filter(|_| enabled).map(|r| &*r.chan),
-            node: Waiter::new(Kind::Recv),
+            node: LazyWaiter::new(Kind::Recv),
             linked: Cell::new(false),
             won: Cell::new(false),
             result: Cell::new(None),
@@ -121,16 +154,14 @@ impl<'a, T> RecvCase<'a, T> {
 impl<'a, T> SendCase<'a, T> {
     /// A send case of `value` on `s` (disabled if `s` is `None` or `enabled` is false).
     pub fn new(s: impl SendArg<'a, T>, value: T, enabled: bool) -> SendCase<'a, T> {
-        let case = SendCase {
+        SendCase {
             chan: s.sender().filter(|_| enabled).map(|s| &*s.chan),
-            node: Waiter::new(Kind::Send),
+            value: Cell::new(Some(value)),
+            node: LazyWaiter::new(Kind::Send),
             linked: Cell::new(false),
             won: Cell::new(false),
             result: Cell::new(None),
-        };
-        // SAFETY: the node is fresh and unlinked: its slot is ours.
-        unsafe { case.node.put(value) };
-        case
+        }
     }
 
     /// True if this case committed.
@@ -165,15 +196,36 @@ fn waiter_ptr<T>(node: &Waiter<T>) -> NonNull<Waiter<T>> {
     NonNull::from(node)
 }
 
-fn unregister_node<T>(chan: Option<&Chan<T>>, node: &Waiter<T>, linked: &Cell<bool>) {
-    if let (true, Some(chan)) = (linked.get(), chan) {
-        let mut g = chan.lock();
-        // SAFETY: the node is alive (the case owns it) and was linked in this channel.
-        unsafe { g.unlink(waiter_ptr(node)) };
-        drop(g);
-        linked.set(false);
-        chan.stats.record(node.kind(), node.stop_clock());
+/// Unlinks a case's waiter if it is linked; returns the waiter if it was linked (its slot is
+/// the owner's again).
+#[inline]
+fn unregister_node<'n, T>(
+    chan: Option<&Chan<T>>,
+    node: &'n LazyWaiter<T>,
+    linked: &Cell<bool>,
+) -> Option<&'n Waiter<T>> {
+    if !linked.get() {
+        return None;
     }
+    unregister_linked(chan, node, linked)
+}
+
+#[cold]
+fn unregister_linked<'n, T>(
+    chan: Option<&Chan<T>>,
+    node: &'n LazyWaiter<T>,
+    linked: &Cell<bool>,
+) -> Option<&'n Waiter<T>> {
+    let (true, Some(chan), Some(node)) = (linked.get(), chan, node.get()) else {
+        return None;
+    };
+    let mut g = chan.lock();
+    // SAFETY: the node is alive (the case owns it) and was linked in this channel.
+    unsafe { g.unlink(waiter_ptr(node)) };
+    drop(g);
+    linked.set(false);
+    chan.stats.record(node.kind(), node.stop_clock());
+    Some(node)
 }
 
 impl<T> CaseImpl for RecvCase<'_, T> {
@@ -181,9 +233,9 @@ impl<T> CaseImpl for RecvCase<'_, T> {
         self.chan.is_some()
     }
 
-    fn try_now(&self, w: &mut Wakers) -> bool {
+    fn try_now(&self) -> bool {
         let Some(chan) = self.chan else { return false };
-        let r = chan.lock().try_recv(core::ptr::null(), w);
+        let r = chan.try_recv(core::ptr::null());
         match r {
             Ok(v) => self.result.set(Some(Ok(v))),
             Err(TryRecvError::Closed) => self.result.set(Some(Err(RecvError::Closed))),
@@ -192,19 +244,25 @@ impl<T> CaseImpl for RecvCase<'_, T> {
         true
     }
 
-    unsafe fn register(&self, signal: &Signal, case: usize, w: &mut Wakers) -> bool {
-        let Some(chan) = self.chan else { return false };
+    unsafe fn register(&self, signal: &Signal, case: usize) -> Readiness {
+        let Some(chan) = self.chan else {
+            return Readiness::NotReady;
+        };
         let mut g = chan.lock();
-        if g.can_recv(signal) {
-            return true;
+        let _ = g.announce(Kind::Recv);
+        match g.can_recv(signal) {
+            Readiness::NotReady => {}
+            r => return r,
         }
-        self.node.arm(signal, case);
-        self.node.start_clock();
+        let node = self.node.get_or_init();
+        node.arm(signal, case);
+        node.start_clock();
         // SAFETY: the case stays in place and the signal alive until unlinked (caller); the
-        // channel is open (`can_recv` would have said ready).
-        unsafe { g.link(waiter_ptr(&self.node), w) };
+        // channel is open, or a value is still being written (`can_recv` would have said
+        // ready otherwise).
+        unsafe { g.link(waiter_ptr(node)) };
         self.linked.set(true);
-        false
+        Readiness::NotReady
     }
 
     fn unregister(&self) {
@@ -213,11 +271,12 @@ impl<T> CaseImpl for RecvCase<'_, T> {
 
     fn collect(&self) {
         self.linked.set(false);
+        let node = self.node.get().expect("a committed case was registered");
         if let Some(chan) = self.chan {
-            chan.stats.record(Kind::Recv, self.node.stop_clock());
+            chan.stats.record(Kind::Recv, node.stop_clock());
         }
         // SAFETY: the counterpart unlinked the node and published DONE: the slot is ours.
-        let v = unsafe { self.node.take() };
+        let v = unsafe { node.take() };
         self.result.set(Some(v.ok_or(RecvError::Closed)));
     }
 
@@ -226,7 +285,10 @@ impl<T> CaseImpl for RecvCase<'_, T> {
     }
 
     fn abandon(&self) {
-        self.won.set(false);
+        if !self.won.replace(false) {
+            // Only the committed case holds a result.
+            return;
+        }
         if let (Some(Ok(v)), Some(chan)) = (self.result.take(), self.chan) {
             chan.return_value(v);
         }
@@ -252,55 +314,77 @@ impl<T> Drop for RecvCase<'_, T> {
 
 impl<T> CaseImpl for SendCase<'_, T> {
     fn enabled(&self) -> bool {
-        // SAFETY: called by the owner while the node is unlinked: the slot is ours.
-        self.chan.is_some() && unsafe { self.node.has_value() }
+        // Called by the owner while the waiter is unlinked: the value is in `value`.
+        let has = self.value.take();
+        let enabled = self.chan.is_some() && has.is_some();
+        self.value.set(has);
+        enabled
     }
 
-    fn try_now(&self, w: &mut Wakers) -> bool {
+    fn try_now(&self) -> bool {
         let Some(chan) = self.chan else { return false };
-        // SAFETY: unlinked during pass 1: the slot is ours.
-        let Some(v) = (unsafe { self.node.take() }) else {
+        let Some(v) = self.value.take() else {
             return false;
         };
-        let r = chan.lock().try_send(v, core::ptr::null(), w);
+        let r = chan.try_send(v, core::ptr::null());
         match r {
             Ok(()) => self.result.set(Some(Ok(()))),
             Err(TrySendError::Closed(v)) => self.result.set(Some(Err(SendError(v)))),
             Err(TrySendError::Full(v)) => {
-                // SAFETY: as above.
-                unsafe { self.node.put(v) };
+                self.value.set(Some(v));
                 return false;
             }
         }
         true
     }
 
-    unsafe fn register(&self, signal: &Signal, case: usize, w: &mut Wakers) -> bool {
-        let Some(chan) = self.chan else { return false };
+    unsafe fn register(&self, signal: &Signal, case: usize) -> Readiness {
+        let Some(chan) = self.chan else {
+            return Readiness::NotReady;
+        };
         let mut g = chan.lock();
-        if g.can_send(signal) {
-            return true;
+        let _ = g.announce(Kind::Send);
+        match g.can_send(signal) {
+            Readiness::NotReady => {}
+            r => return r,
         }
-        self.node.arm(signal, case);
-        self.node.start_clock();
+        let node = self.node.get_or_init();
+        // SAFETY: unlinked: the slot is ours.
+        unsafe {
+            node.put(
+                self.value
+                    .take()
+                    .expect("an enabled send case holds its value"),
+            )
+        };
+        node.arm(signal, case);
+        node.start_clock();
         // SAFETY: as in `RecvCase::register`.
-        unsafe { g.link(waiter_ptr(&self.node), w) };
+        unsafe { g.link(waiter_ptr(node)) };
         self.linked.set(true);
-        false
+        Readiness::NotReady
     }
 
     fn unregister(&self) {
-        unregister_node(self.chan, &self.node, &self.linked);
+        if let Some(node) = unregister_node(self.chan, &self.node, &self.linked) {
+            // Withdrawn unsent (or sent: then the slot is empty): the value goes back where
+            // pass 1 looks for it.
+            // SAFETY: unlinked: the slot is ours.
+            if let Some(v) = unsafe { node.take() } {
+                self.value.set(Some(v));
+            }
+        }
     }
 
     fn collect(&self) {
         self.linked.set(false);
+        let node = self.node.get().expect("a committed case was registered");
         if let Some(chan) = self.chan {
-            chan.stats.record(Kind::Send, self.node.stop_clock());
+            chan.stats.record(Kind::Send, node.stop_clock());
         }
         // SAFETY: unlinked and DONE: the slot is ours. A value still there was not taken: the
         // channel closed.
-        let left = unsafe { self.node.take() };
+        let left = unsafe { node.take() };
         self.result.set(Some(match left {
             Some(v) => Err(SendError(v)),
             None => Ok(()),

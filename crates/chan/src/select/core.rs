@@ -8,8 +8,9 @@ use core::task::{ready, Context, Poll};
 use spectrum_rt::coop;
 
 use super::case::Case;
+use crate::chan::Readiness;
 use crate::error::{SelectTimeoutError, TrySelectError};
-use crate::waiter::{Signal, Wakers};
+use crate::waiter::{Check, Signal};
 
 /// A collection of cases the core can index.
 pub(crate) trait Cases {
@@ -97,10 +98,9 @@ pub(crate) struct State {
 
 /// Step 2: tries every enabled case once, in `order`; the winner's result is in the case.
 fn try_pass<C: Cases + ?Sized>(cases: &C, order: &Order) -> Option<usize> {
-    let mut w = Wakers::default();
     (0..order.len()).map(|k| order.get(k)).find(|&i| {
         let c = cases.at(i);
-        c.enabled() && c.try_now(&mut w)
+        c.enabled() && c.try_now()
     })
 }
 
@@ -116,7 +116,18 @@ pub(crate) fn try_select<C: Cases + ?Sized>(
     Ok(won)
 }
 
-/// Steps 4-5; `Err(Some(i))` if case `i` won during the abort, `Err(None)` to start over.
+/// Why `park` did not leave the select parked.
+enum Unparked {
+    /// Case `i` committed during the abort; its result is in the case.
+    Won(usize),
+    /// A case became ready: start over.
+    Again,
+    /// A case's slot is claimed by a counterpart still writing (reading) it: neither park nor
+    /// commit (`chan` module protocols); start over shortly.
+    Busy,
+}
+
+/// Steps 4-5.
 ///
 /// # Safety
 ///
@@ -128,21 +139,29 @@ unsafe fn park<C: Cases + ?Sized>(
     state: &mut State,
     order: &Order,
     cx: &Context<'_>,
-) -> Result<(), Option<usize>> {
+) -> Result<(), Unparked> {
     signal.reset();
     signal.register(cx.waker());
     state.parked = true;
-    let mut w = Wakers::default();
-    let ready = (0..order.len()).map(|k| order.get(k)).any(|i| {
+    let stop = (0..order.len()).map(|k| order.get(k)).find_map(|i| {
         let c = cases.at(i);
+        if !c.enabled() {
+            return None;
+        }
         // SAFETY: per this function's contract.
-        c.enabled() && unsafe { c.register(signal, i, &mut w) }
+        match unsafe { c.register(signal, i) } {
+            Readiness::NotReady => None,
+            r => Some(r),
+        }
     });
-    drop(w);
-    if !ready {
+    let Some(stop) = stop else {
         return Ok(());
-    }
-    Err(abort(cases, signal, state))
+    };
+    Err(match abort(cases, signal, state) {
+        Some(won) => Unparked::Won(won),
+        None if stop == Readiness::Busy => Unparked::Busy,
+        None => Unparked::Again,
+    })
 }
 
 /// Withdraws every waiter: `None`, or `Some(i)` if case `i` committed first (its result is
@@ -176,6 +195,8 @@ fn commit<C: Cases + ?Sized>(cases: &C, state: &mut State, won: usize) {
         let c = cases.at(i);
         if i == won {
             c.collect();
+            // Marked at once, so `abandon` finds the result even if no poll hands it out.
+            c.set_won(true);
         } else {
             c.unregister();
         }
@@ -198,15 +219,27 @@ pub(crate) unsafe fn poll_select<C: Cases + ?Sized>(
     let coop = ready!(coop::poll_proceed(cx));
     let won = if state.parked {
         signal.register(cx.waker());
-        if let Some(won) = signal.poll_done() {
+        let check = match signal.check() {
+            Check::Claimed if crate::op::spin_allowed() => {
+                signal.poll_done().map_or(Check::Waiting, Check::Done)
+            }
+            check => check,
+        };
+        if let Check::Done(won) = check {
             commit(cases, state, won);
             Ok(won)
+        } else if check == Check::Claimed {
+            // A counterpart is completing one of our cases: never spin on a worker (waiter
+            // module docs); come back after the other tasks.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         } else if !elapsed(cx) {
             return Poll::Pending;
         } else {
             abort(cases, signal, state).ok_or(SelectTimeoutError)
         }
     } else {
+        let backoff = spectrum_sync::Backoff::new();
         loop {
             let order = Order::new(cases.count(), state.biased);
             if let Some(won) = try_pass(cases, &order) {
@@ -218,8 +251,14 @@ pub(crate) unsafe fn poll_select<C: Cases + ?Sized>(
             // SAFETY: per this function's contract.
             match unsafe { park(cases, signal, state, &order, cx) } {
                 Ok(()) => return Poll::Pending,
-                Err(Some(won)) => break Ok(won),
-                Err(None) => continue,
+                Err(Unparked::Won(won)) => break Ok(won),
+                Err(Unparked::Again) => continue,
+                Err(Unparked::Busy) if crate::op::spin_allowed() => backoff.snooze(),
+                Err(Unparked::Busy) => {
+                    // Never spin on a worker: come back after the other tasks.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
     };
