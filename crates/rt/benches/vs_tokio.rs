@@ -62,7 +62,12 @@ impl Flavor {
             Flavor::One => 1,
             Flavor::Multi(n) => n,
         };
-        spectrum_rt::Runtime::builder().workers(n).build().unwrap()
+        let mut b = spectrum_rt::Runtime::builder().workers(n);
+        if std::env::var_os("SPECTRUM_BENCH_NO_DIAGNOSTICS").is_some() {
+            // Profiling aid: the same runtime without the watchdog thread.
+            b = b.long_poll_threshold(None).detect_deadlocks(None);
+        }
+        b.build().unwrap()
     }
 
     fn tokio(self) -> tokio::runtime::Runtime {
@@ -544,12 +549,7 @@ fn diagnostics_rows(flavors: &[Flavor], scale: u64, reps: usize) {
             };
             let on = spectrum_rt::Runtime::builder()
                 .workers(n)
-                .long_poll_threshold(
-                    std::env::var("LPT")
-                        .ok()
-                        .map(|v| Duration::from_millis(v.parse().unwrap()))
-                        .or(Some(Duration::from_millis(10))),
-                )
+                .long_poll_threshold(Some(Duration::from_millis(10)))
                 .build()
                 .unwrap();
             let off = spectrum_rt::Runtime::builder()

@@ -44,6 +44,8 @@ pub mod leak;
 pub mod lockdep;
 #[cfg(not(loom))]
 pub mod net;
+#[cfg_attr(loom, allow(dead_code))]
+mod parker;
 /// Under loom only the run queue of the scheduler is compiled (and model-checked).
 #[cfg(loom)]
 #[path = "sched/queue.rs"]

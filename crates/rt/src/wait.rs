@@ -25,6 +25,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use spectrum_sync::atomic::Ordering::*;
 use spectrum_sync::{Condvar, Mutex};
 
+use crate::parker::ThreadNotify;
 use crate::runtime::{BlockingPolicy, Diagnostic};
 use crate::sched::{self, Shared};
 
@@ -175,31 +176,12 @@ pub(crate) fn block_on_entered<F: Future>(shared: &Shared, future: F) -> F::Outp
     park_on(future, Some(shared))
 }
 
-/// Wakes a parked thread: a flag under a mutex and a condition variable, so it never consumes
-/// `thread::park` tokens that other code on the thread relies on.
-struct ThreadNotify {
-    notified: Mutex<bool>,
-    condvar: Condvar,
-}
-
-impl Wake for ThreadNotify {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let mut n = self.notified.lock();
-        if !*n {
-            *n = true;
-            drop(n);
-            self.condvar.notify_one();
-        }
-    }
-}
-
+// This thread's parker and its waker (see `crate::parker`). It sleeps in `thread::park`: an
+// unpark meant for other code on the thread only makes it check its state and sleep again, and
+// a token it swallows is one that code re-checks its own condition for (as `park` requires).
 thread_local! {
     static NOTIFY: (Arc<ThreadNotify>, Waker) = {
-        let notify = Arc::new(ThreadNotify { notified: Mutex::new(false), condvar: Condvar::new() });
+        let notify = Arc::new(ThreadNotify::new());
         let waker = Waker::from(notify.clone());
         (notify, waker)
     };
@@ -212,7 +194,6 @@ fn park_on<F: Future>(future: F, shared: Option<&Shared>) -> F::Output {
     }
 }
 
-/// Parks a plain thread between polls.
 /// Parks a plain thread between polls. Borrows the thread's cached waker (no reference-count
 /// traffic per call). A wait nested inside another's poll leaves a notification behind when it
 /// returns, so the outer wait polls again even if the inner one consumed its wake-up.
@@ -227,7 +208,7 @@ fn park_thread<F: Future>(future: F) -> F::Output {
                 d > 0
             });
             if nested {
-                NOTIFY.with(|(n, _)| *n.notified.lock() = true);
+                NOTIFY.with(|(n, _)| n.notify());
             }
         }
     }
@@ -239,11 +220,7 @@ fn park_thread<F: Future>(future: F) -> F::Output {
             if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
                 return v;
             }
-            let mut n = notify.notified.lock();
-            while !*n {
-                n = notify.condvar.wait(n);
-            }
-            *n = false;
+            notify.park();
         }
     })
 }
