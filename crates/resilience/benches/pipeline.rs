@@ -138,7 +138,13 @@ fn run_bare_spectrum(rt: &spectrum_rt::Runtime) -> f64 {
 }
 
 fn main() {
-    let srt = spectrum_rt::Runtime::builder().workers(1).build().unwrap();
+    // The loops never yield (every call completes on its first poll), which the long-poll
+    // watchdog would report every 10 ms; tokio's runtime has no watchdog either.
+    let srt = spectrum_rt::Runtime::builder()
+        .workers(1)
+        .long_poll_threshold(None)
+        .build()
+        .unwrap();
     let trt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -67,6 +67,12 @@
 //! Policies read the entered runtime's clock (`spectrum_rt::time::now`), or the OS clock on a
 //! thread with no runtime, and sleep on the runtime's timer wheel. Under a paused test clock
 //! (`start_paused = true`) every state machine here is deterministic and instant.
+//!
+//! Two hot paths read a cheaper clock while the runtime's clock is not paused: the rate
+//! limiters measure time with the CPU's time-stamp counter (through `quanta`, as `governor`
+//! does), and a timeout's start is that counter's reading anchored to the OS clock (re-anchored
+//! every millisecond, so it stays within a microsecond of the OS clock). Under a paused
+//! clock both read the runtime's virtual time, so tests stay exact.
 #![forbid(unsafe_code)]
 
 mod attempt;

@@ -31,20 +31,22 @@
 //!
 //! # Cost
 //!
-//! No allocation on a successful call except the attempt's cancel token when a timeout is
-//! configured; every policy's hot path is a few atomic operations (see the README's benchmark
-//! table).
+//! No allocation on a successful call: the attempt's cancel token is made only if the operation
+//! asks for it or its timeout fires (see [`Attempt`]). At most one read of the
+//! runtime clock (the timeout's start) and one of the limiter's counter clock per attempt;
+//! every policy's hot path is a few atomic operations (see the README's benchmark table).
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spectrum_rt::cancel::CancelToken;
 
 use crate::retry::{Step, Verdict};
 use crate::{
-    Attempt, Bulkhead, Chaos, CircuitBreaker, Error, Fallback, RateLimiter, Retry, Timeout,
+    Attempt, Bulkhead, Chaos, CircuitBreaker, Error, Fallback, RateLimited, RateLimiter, Retry,
+    Timeout,
 };
 
 type Pred<E> = Box<dyn Fn(&E) -> bool + Send + Sync>;
@@ -53,7 +55,7 @@ type Pred<E> = Box<dyn Fn(&E) -> bool + Send + Sync>;
 ///
 /// ```
 /// # spectrum_rt::Runtime::builder().start_paused(true).build().unwrap().block_on(async {
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use spectrum_resilience::{Backoff, Bulkhead, CircuitBreaker, Pipeline, Retry, Timeout};
 ///
 /// let pipeline = Pipeline::<String, std::io::Error>::builder()
@@ -302,18 +304,16 @@ impl<T, E> Pipeline<T, E> {
             Some(b) => Some(b.acquire().map_err(Error::CircuitOpen)?),
             None => None,
         };
-        // One clock read serves both the limiter and the timeout.
-        let mut now = (inner.limiter.is_some() && inner.timeout.is_some()).then(crate::clock::now);
         if let Some((limiter, max_wait)) = &inner.limiter {
-            if admit(limiter, *max_wait, now).await? {
-                now = None; // it waited: the timeout starts later
+            // The waiting future is made only when there is no cell now.
+            if let Err(r) = limiter.check() {
+                admit(limiter, r, *max_wait).await?;
             }
         }
+        // The timeout starts after any wait for a cell: that wait is not the call's time.
         let out = match &inner.timeout {
             Some(t) => match t
-                .run_in(parent, now, |token| {
-                    self.guarded(Attempt::new(number, token), op)
-                })
+                .run_attempt(number, parent, |attempt| self.guarded(attempt, op))
                 .await
             {
                 Ok(out) => out,
@@ -344,8 +344,13 @@ impl<T, E> Pipeline<T, E> {
         Fut: Future<Output = Result<T, E>>,
     {
         let inner = &*self.inner;
+        // `try_acquire` first: the queueing future is made (and copied into place) only when
+        // the bulkhead is full; `acquire` tries the same fast path first anyway.
         let _permit = match &inner.bulkhead {
-            Some(b) => Some(b.acquire().await.map_err(Error::BulkheadFull)?),
+            Some(b) => match b.try_acquire() {
+                Some(p) => Some(p),
+                None => Some(b.acquire().await.map_err(Error::BulkheadFull)?),
+            },
             None => None,
         };
         let fut = op(attempt);
@@ -357,28 +362,25 @@ impl<T, E> Pipeline<T, E> {
     }
 }
 
-/// Takes a cell, waiting up to `max_wait` if allowed; `Ok(true)` if it waited.
+/// Takes a cell after `first` said there was none, waiting up to `max_wait` if allowed.
 async fn admit<E>(
     limiter: &RateLimiter,
+    first: RateLimited,
     max_wait: Option<Duration>,
-    now: Option<Instant>,
-) -> Result<bool, Error<E>> {
+) -> Result<(), Error<E>> {
     let mut waited = Duration::ZERO;
-    let mut now = now;
+    let mut refused = first;
     loop {
-        let checked = match now.take() {
-            Some(t) => limiter.check_at(t),
-            None => limiter.check(),
-        };
-        match checked {
-            Ok(()) => return Ok(!waited.is_zero()),
-            Err(r) => match max_wait {
-                Some(max) if waited + r.retry_after <= max => {
-                    spectrum_rt::time::sleep(r.retry_after).await;
-                    waited += r.retry_after;
-                }
-                _ => return Err(Error::RateLimited(r)),
-            },
+        match max_wait {
+            Some(max) if waited + refused.retry_after <= max => {
+                spectrum_rt::time::sleep(refused.retry_after).await;
+                waited += refused.retry_after;
+            }
+            _ => return Err(Error::RateLimited(refused)),
+        }
+        match limiter.check() {
+            Ok(()) => return Ok(()),
+            Err(r) => refused = r,
         }
     }
 }

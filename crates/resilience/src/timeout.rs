@@ -5,7 +5,10 @@
 //! 1. The call creates a [`CancelToken`] whose deadline is the timeout's (a child of the current
 //!    scope's token, if the caller runs in a scope, so scope cancellation reaches it too) and
 //!    hands it to the operation. The operation can read the deadline (to propagate it
-//!    downstream), check the token at its own safe points, or await `token.cancelled()`.
+//!    downstream), check the token at its own safe points, or await `token.cancelled()`. (In a
+//!    [`Pipeline`](crate::Pipeline) the token is made only when the operation first asks for
+//!    it through its [`Attempt`] or the deadline fires, whichever comes first; the protocol is
+//!    otherwise the same.)
 //! 2. The operation is polled before the timer, so an operation that finishes before the
 //!    deadline always wins. One that finishes at or after it (because it saw its token's
 //!    deadline pass) is a cooperative stop, as in step 4.
@@ -31,9 +34,11 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use spectrum_rt::cancel::{CancelCause, CancelToken};
+use spectrum_rt::time::Sleep;
 
+use crate::attempt::SlotGuard;
 use crate::metrics::{self, Counter, Metered, PolicyKind, PolicySnapshot};
-use crate::ConfigError;
+use crate::{Attempt, ConfigError};
 
 /// The operation did not finish within its timeout.
 ///
@@ -223,7 +228,8 @@ impl Timeout {
     ///
     /// # Panics
     ///
-    /// Outside a Spectrum runtime (the timer needs one).
+    /// Outside a Spectrum runtime, if the operation does not finish on its first poll (the
+    /// timer needs a runtime).
     ///
     /// # Cancel safety
     ///
@@ -233,7 +239,7 @@ impl Timeout {
         F: FnOnce(CancelToken) -> Fut,
         Fut: Future,
     {
-        self.run_in(CancelToken::current().as_ref(), None, op).await
+        self.run_in(CancelToken::current().as_ref(), op).await
     }
 
     /// [`run`](Self::run), with the operation's token a child of `parent` (so cancelling
@@ -259,42 +265,88 @@ impl Timeout {
         F: FnOnce(CancelToken) -> Fut,
         Fut: Future,
     {
-        self.run_in(Some(parent), None, op).await
+        self.run_in(Some(parent), op).await
     }
 
-    /// `start`: the call's start on the policy clock, if the caller already read it.
-    pub(crate) async fn run_in<F, Fut>(
+    async fn run_in<F, Fut>(
         &self,
         parent: Option<&CancelToken>,
-        start: Option<Instant>,
         op: F,
     ) -> Result<Fut::Output, TimedOut<Fut::Output>>
     where
         F: FnOnce(CancelToken) -> Fut,
         Fut: Future,
     {
-        let inner = &*self.inner;
-        // Not registered in the wheel until first polled: an operation that is ready at once
-        // never touches the timer.
-        let mut sleep = pin!(match start {
-            Some(t) => spectrum_rt::time::sleep_until(t + inner.duration),
-            None => spectrum_rt::time::sleep(inner.duration),
-        });
-        let deadline = sleep.deadline();
+        let deadline = self.deadline_from(crate::clock::fast_now());
         let token = match parent {
             Some(parent) => parent.child_with_deadline(deadline),
             None => CancelToken::with_deadline(deadline),
         };
-        let mut fut = pin!(op(token.clone()));
-        let mut waited = false;
+        self.drive(deadline, op, token.clone(), || {
+            token.cancel_with(CancelCause::deadline_exceeded());
+        })
+        .await
+    }
+
+    /// Runs a pipeline attempt: its token is made only if the operation asks for it or the
+    /// deadline fires (see [`attempt`](crate::attempt)), so a call that finishes in time and
+    /// never looks at its token costs one clock read and no allocation.
+    pub(crate) async fn run_attempt<F, Fut>(
+        &self,
+        number: u32,
+        parent: Option<&CancelToken>,
+        op: F,
+    ) -> Result<Fut::Output, TimedOut<Fut::Output>>
+    where
+        F: FnOnce(Attempt) -> Fut,
+        Fut: Future,
+    {
+        let deadline = self.deadline_from(crate::clock::fast_now());
+        let slot = SlotGuard::take();
+        let attempt = Attempt::timed(number, parent.cloned(), deadline, slot.share());
+        self.drive(deadline, op, attempt, || slot.cancel(parent, deadline))
+            .await
+    }
+
+    /// The deadline of a call that starts at `start` (`start` itself should that overflow, which
+    /// [`Timeout::MAX`] rules out in practice).
+    fn deadline_from(&self, start: Instant) -> Instant {
+        start.checked_add(self.inner.duration).unwrap_or(start)
+    }
+
+    /// Steps 2–4 of the protocol: polls `op(arg)` against `deadline`, calls `expire` when the
+    /// deadline fires, then allows the grace.
+    ///
+    /// The operation's future is made here, in place, rather than passed in: these futures are
+    /// large, and each move is a copy on every call.
+    async fn drive<A, F, Fut>(
+        &self,
+        deadline: Instant,
+        op: F,
+        arg: A,
+        expire: impl FnOnce(),
+    ) -> Result<Fut::Output, TimedOut<Fut::Output>>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future,
+    {
+        let inner = &*self.inner;
+        let mut fut = pin!(op(arg));
+        // Made only once the operation returns `Pending`: an operation that is ready at once
+        // never reads the clock again nor touches the timer.
+        let mut sleep = pin!(None::<Sleep>);
         let in_time = poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Some(v));
             }
-            waited = true;
-            sleep.as_mut().poll(cx).map(|()| None)
+            if sleep.is_none() {
+                sleep.set(Some(spectrum_rt::time::sleep_until(deadline)));
+            }
+            let sleep = sleep.as_mut().as_pin_mut().expect("set above");
+            sleep.poll(cx).map(|()| None)
         })
         .await;
+        let waited = sleep.is_some();
         if let Some(v) = in_time {
             // The token carries the deadline, so an operation may notice it (and finish) in the
             // same instant the timer fires: finishing at or after the deadline is a cooperative
@@ -310,8 +362,9 @@ impl Timeout {
             inner.completed.inc();
             return Ok(v);
         }
-        token.cancel_with(CancelCause::deadline_exceeded());
+        expire();
         if !inner.grace.is_zero() {
+            let mut sleep = sleep.as_mut().as_pin_mut().expect("the deadline fired");
             sleep.as_mut().reset(deadline + inner.grace);
             let late = poll_fn(|cx| {
                 if let Poll::Ready(v) = fut.as_mut().poll(cx) {

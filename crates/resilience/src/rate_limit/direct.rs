@@ -2,21 +2,22 @@
 //!
 //! # Invariants
 //!
-//! - `tat` (nanoseconds since `origin`) is only changed by a compare-and-swap from a value the
-//!   swapper read, so concurrent checks linearize: each allowed cell advanced `tat` by exactly
-//!   `T` from the state it saw.
+//! - `tat` (nanoseconds since `epoch` on the limiter clock, see the [module docs](super)) is
+//!   only changed by a compare-and-swap from a value the swapper read, so concurrent checks
+//!   linearize: each allowed cell advanced `tat` by exactly `T` from the state it saw. Hence
+//!   no over-admission under contention: `n` allowed cells moved `tat` forward by `n·T`.
 //! - Clones share `Inner`; there is no per-handle state (the tower/axum complaint that a cloned
 //!   limiter gets a fresh budget does not apply).
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spectrum_sync::atomic::{AtomicU64, Ordering::*};
 use spectrum_sync::CachePadded;
 
 use super::{CheckNError, Gcra, Quota, RateLimited};
-use crate::clock::nanos_since;
+use crate::clock::Epoch;
 use crate::metrics::{self, Counter, Metered, PolicyKind, PolicySnapshot};
 use crate::rng::{random_seed, SharedRng};
 use crate::ConfigError;
@@ -44,7 +45,7 @@ pub struct RateLimiter {
 
 struct Inner {
     gcra: Gcra,
-    origin: Instant,
+    epoch: Epoch,
     tat: CachePadded<AtomicU64>,
     jitter: Duration,
     rng: SharedRng,
@@ -98,7 +99,7 @@ impl RateLimiterBuilder {
         }
         let inner = Arc::new(Inner {
             gcra,
-            origin: crate::clock::now(),
+            epoch: Epoch::now(),
             tat: CachePadded::new(AtomicU64::new(0)),
             jitter: self.jitter,
             rng: SharedRng::new(self.seed.unwrap_or_else(random_seed)),
@@ -138,25 +139,15 @@ impl RateLimiter {
     /// [`RateLimited`] with the time until a cell is available.
     #[inline]
     pub fn check(&self) -> Result<(), RateLimited> {
-        self.check_at(crate::clock::now())
-    }
-
-    /// [`check`](Self::check) at a time the caller already read from the policy clock (the
-    /// pipeline reads it once for the limiter and the timeout).
-    #[inline]
-    pub(crate) fn check_at(&self, at: Instant) -> Result<(), RateLimited> {
         let inner = &*self.inner;
-        let now = at
-            .saturating_duration_since(inner.origin)
-            .as_nanos()
-            .min(u128::from(u64::MAX / 4)) as u64;
+        let now = inner.epoch.elapsed_nanos();
         // Relaxed: `tat` publishes nothing but itself, and the CAS below orders the updates.
         let mut tat = inner.tat.load(Relaxed);
         loop {
             match inner.gcra.decide(tat, now, 1) {
                 Ok(new_tat) => {
                     // Relaxed on both sides: the CAS alone makes concurrent checks linearize
-                    // on `tat`; no other data is published with it.
+                    // on `tat` (it pairs with nothing); no other data is published with it.
                     match inner
                         .tat
                         .compare_exchange_weak(tat, new_tat, Relaxed, Relaxed)
@@ -188,7 +179,7 @@ impl RateLimiter {
                 burst: inner.gcra.burst(),
             });
         }
-        let now = nanos_since(inner.origin);
+        let now = inner.epoch.elapsed_nanos();
         // Relaxed: see `check`.
         let mut tat = inner.tat.load(Relaxed);
         loop {

@@ -3,7 +3,9 @@
 //! # Structure
 //!
 //! Keys are spread over `shards` hash maps, each behind its own mutex, mapping a key to its `tat`.
-//! A check locks one shard, looks the key up and runs the GCRA decision.
+//! A check hashes the key once (the shard comes from bits 32.. of that hash, the map's buckets
+//! from the others; see [`prehashed`](super::prehashed)), locks one shard, looks the key up and
+//! runs the GCRA decision.
 //!
 //! # Memory bound and idle eviction
 //!
@@ -19,22 +21,22 @@
 //!    task) so memory also shrinks while no new keys arrive.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spectrum_sync::{CachePadded, Mutex};
 
+use super::prehashed::{Hashed, Map, Probe};
 use super::{Gcra, Quota, RateLimited};
-use crate::clock::nanos_since;
+use crate::clock::Epoch;
 use crate::metrics::{self, Counter, Metered, PolicyKind, PolicySnapshot};
 use crate::ConfigError;
 
 /// One lock's worth of keys and their `tat`s.
-type Shard<K> = CachePadded<Mutex<HashMap<K, u64>>>;
+type Shard<K> = CachePadded<Mutex<Map<K>>>;
 
 /// A keyed check failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +89,7 @@ impl<K> Clone for KeyedRateLimiter<K> {
 
 struct Inner<K> {
     gcra: Gcra,
-    origin: Instant,
+    epoch: Epoch,
     hasher: RandomState,
     shards: Box<[Shard<K>]>,
     per_shard: usize,
@@ -162,10 +164,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> KeyedRateLimiterBuilder<K> {
         }
         let inner = Arc::new(Inner {
             gcra,
-            origin: crate::clock::now(),
+            epoch: Epoch::now(),
             hasher: RandomState::new(),
             shards: (0..shards)
-                .map(|_| CachePadded::new(Mutex::new(HashMap::new())))
+                .map(|_| CachePadded::new(Mutex::new(Map::default())))
                 .collect(),
             per_shard: self.max_keys.div_ceil(shards),
             max_keys: self.max_keys,
@@ -200,14 +202,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> KeyedRateLimiter<K> {
         }
     }
 
-    fn shard(&self, key: &K) -> &Mutex<HashMap<K, u64>> {
+    /// The key's hash and its shard.
+    fn shard(&self, key: &K) -> (u64, &Mutex<Map<K>>) {
+        let hash = self.inner.hasher.hash_one(key);
         let n = self.inner.shards.len();
-        let i = if n == 1 {
-            0
-        } else {
-            (self.inner.hasher.hash_one(key) as usize) % n
-        };
-        &self.inner.shards[i]
+        // Bits 32..: the map uses the low bits (bucket) and the top seven (tag) of the same hash.
+        let i = if n == 1 { 0 } else { (hash >> 32) as usize % n };
+        (hash, &self.inner.shards[i])
     }
 
     /// Takes one cell for `key` if one is available now.
@@ -218,9 +219,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> KeyedRateLimiter<K> {
     /// [`KeyedError::TooManyKeys`] for a new key when the memory bound is reached.
     pub fn check(&self, key: &K) -> Result<(), KeyedError> {
         let inner = &*self.inner;
-        let now = nanos_since(inner.origin);
-        let mut map = self.shard(key).lock();
-        if let Some(tat) = map.get_mut(key) {
+        let now = inner.epoch.elapsed_nanos();
+        let (hash, shard) = self.shard(key);
+        let mut map = shard.lock();
+        if let Some(tat) = map.get_mut(&(hash, key) as &dyn Probe<K>) {
             return match inner.gcra.decide(*tat, now, 1) {
                 Ok(new_tat) => {
                     *tat = new_tat;
@@ -252,7 +254,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> KeyedRateLimiter<K> {
             .gcra
             .decide(0, now, 1)
             .expect("a fresh GCRA state allows one cell");
-        map.insert(key.clone(), new_tat);
+        map.insert(Hashed::new(hash, key.clone()), new_tat);
         Ok(())
     }
 
@@ -280,7 +282,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> KeyedRateLimiter<K> {
 
     /// Evicts every idle key now; returns how many were evicted.
     pub fn retain_recent(&self) -> usize {
-        let now = nanos_since(self.inner.origin);
+        let now = self.inner.epoch.elapsed_nanos();
         let mut evicted = 0;
         for shard in self.inner.shards.iter() {
             let mut map = shard.lock();

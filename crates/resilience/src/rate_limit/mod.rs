@@ -20,11 +20,15 @@
 //! A state with `tat ≤ now` is indistinguishable from a fresh one. The keyed limiter uses that to
 //! evict idle keys **losslessly**: forgetting such a key changes no future decision.
 //!
-//! Times are nanoseconds since the limiter's creation on the [runtime clock](crate#time), so the
-//! paused test clock makes every decision exact and reproducible.
+//! Times are nanoseconds since the limiter's creation. They are read from the CPU's time-stamp
+//! counter (through `quanta`, as `governor` does: a few nanoseconds where `clock_gettime`
+//! costs tens) except while the entered runtime's clock is paused: then from that (virtual)
+//! clock, so the paused test clock makes every decision exact and reproducible. See the
+//! [crate docs](crate#time).
 
 mod direct;
 mod keyed;
+mod prehashed;
 
 use std::fmt;
 use std::time::Duration;
