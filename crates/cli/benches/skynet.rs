@@ -1,5 +1,5 @@
-//! Skynet across models and languages in one run: Spectrum tasks, fibers, channels and actors,
-//! tokio, may's coroutines, and Go and Erlang where installed. The same suite as `spectrum
+//! Skynet across models and languages in one run: Spectrum tasks, fibers, channels, actors and
+//! streams, tokio, may's coroutines, and Go and Erlang where installed. The same suite as `spectrum
 //! bench`, plus may (whose `spawn` is `unsafe`, so it stays out of the `spectrum` binary).
 //!
 //! `cargo bench -p spectrum-cli --bench skynet [-- --quick]` (`SKYNET_REPS` sets repetitions).
@@ -73,6 +73,8 @@ fn main() {
         },
         skynet::contender("spectrum-channels", 2, leaves),
         skynet::contender("spectrum-actors", 2, leaves),
+        skynet::contender("spectrum-streams", 2, leaves),
+        skynet::contender("spectrum-streams-tasks", 2, leaves),
     ];
     let mut all = suite::run(reps, &mut cs, false);
     drop(cs);

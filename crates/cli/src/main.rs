@@ -5,7 +5,8 @@
 //!   (model, workload) pair in a child process of its own, prints the seed's cheat sheet with
 //!   measured columns and writes a self-contained HTML report.
 //! - `spectrum bench` runs skynet (1M leaves in a 10-ary tree) on Spectrum's tasks, fibers,
-//!   channels and actors beside tokio in the same process, and beside Go and Erlang where they are installed.
+//!   channels, actors and reactive streams beside tokio in the same process, and beside Go and
+//!   Erlang where they are installed.
 //! - `spectrum demo` is the runtime core alone on real work.
 //! - `spectrum dump <pid>` prints the task dump of a running program that serves one
 //!   (`spectrum_diag`).
@@ -65,8 +66,8 @@ enum Command {
         #[arg(long, value_name = "JSON")]
         from_json: Option<PathBuf>,
     },
-    /// Skynet (1M leaves in a 10-ary tree) on Spectrum tasks, fibers, channels and actors beside tokio,
-    /// and beside Go and Erlang where installed; prints ratios.
+    /// Skynet (1M leaves in a 10-ary tree) on Spectrum tasks, fibers, channels, actors and streams
+    /// beside tokio, and beside Go and Erlang where installed; prints ratios.
     Bench {
         /// Fewer repetitions and a smaller tree (100k leaves).
         #[arg(long)]

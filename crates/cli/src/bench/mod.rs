@@ -1,10 +1,11 @@
-//! `spectrum bench`: skynet on Spectrum's tasks, fibers, channels and actors beside tokio (same
-//! process, interleaved), and beside Go and Erlang when they are installed.
+//! `spectrum bench`: skynet on Spectrum's tasks, fibers, channels, actors and streams beside tokio
+//! (same process, interleaved), and beside Go and Erlang when they are installed.
 //!
 //! `cargo bench -p spectrum-cli --bench skynet` runs the same suite plus may's coroutines (may's
 //! `spawn` is `unsafe`, which this binary forbids). The per-crate suites (`cargo bench -p
 //! spectrum-rt --bench vs_tokio`, `-p spectrum-chan`, `-p spectrum-promise`, `-p
-//! spectrum-fiber`, `-p spectrum-resilience`) compare each model with its Rust peers.
+//! spectrum-fiber`, `-p spectrum-resilience`, `-p spectrum-stream`) compare each model with its
+//! Rust peers.
 
 pub mod peers;
 pub mod skynet;
@@ -27,6 +28,8 @@ pub fn contenders(leaves: u64) -> Vec<Contender<'static>> {
         skynet::contender("spectrum-fibers", 2, leaves.min(skynet::FIBER_LEAVES)),
         skynet::contender("spectrum-channels", 2, leaves),
         skynet::contender("spectrum-actors", 2, leaves),
+        skynet::contender("spectrum-streams", 2, leaves),
+        skynet::contender("spectrum-streams-tasks", 2, leaves),
     ]
 }
 

@@ -8,6 +8,10 @@
 //! - Spectrum channels: Go's original skynet, tasks answering over rendezvous channels
 //!   (`chan::bounded(0)`, Go's unbuffered `make(chan int)`).
 //! - Spectrum actors: Erlang's skynet, an actor per node whose children tell it their sums.
+//! - Spectrum streams: the tree as one `Flux`, each node `Flux::range(0..10).flat_map_with(child,
+//!   10, 1).reduce(sum)` over leaves `Mono::just(i)`; once synchronous (the whole tree runs inside
+//!   the root's `subscribe`, as Reactor does without a scheduler), once with every child
+//!   subscribed from a task of its own (`subscribe_on`).
 //!
 //! Every run builds a fresh runtime and drops it after the clock stops, so no other contender's
 //! idle runtime shares the two CPUs. This file is also compiled into `benches/skynet.rs` (which
@@ -226,6 +230,53 @@ pub fn spectrum_actors(rt: &spectrum::Runtime, leaves: u64) -> (u64, Duration) {
     })
 }
 
+/// One node of the streams skynet: a leaf is `Mono::just(num)`; a node is its 10 children
+/// merged by `flat_map_with(.., 10, 1)` and summed by `reduce` (boxed: the type would otherwise
+/// grow with the depth). With `on_tasks`, each child is subscribed from its own task
+/// (`subscribe_on`, Reactor's `subscribeOn(parallel)`); without, the whole tree runs inside the
+/// root's `subscribe`, on one thread, as Reactor does without a scheduler.
+fn stream_node(num: u64, size: u64, on_tasks: bool) -> spectrum::stream::BoxFlux<u64> {
+    use spectrum::stream::{Flux, Mono};
+    if size == 1 {
+        return Mono::just(num).flux().boxed();
+    }
+    let sub = size / 10;
+    let children = Flux::range(0..10u64);
+    if on_tasks {
+        children
+            .flat_map_with(
+                move |i| stream_node(num + i * sub, sub, true).subscribe_on(),
+                10,
+                1,
+            )
+            .reduce(0, |sum, v| sum + v)
+            .flux()
+            .boxed()
+    } else {
+        children
+            .flat_map_with(move |i| stream_node(num + i * sub, sub, false), 10, 1)
+            .reduce(0, |sum, v| sum + v)
+            .flux()
+            .boxed()
+    }
+}
+
+/// Spectrum reactive streams: the tree as one `Flux`, awaited from a task as a `Mono`.
+pub fn spectrum_streams(rt: &spectrum::Runtime, leaves: u64, on_tasks: bool) -> (u64, Duration) {
+    rt.block_on(async move {
+        spectrum::spawn(async move {
+            let t = Instant::now();
+            let r = spectrum::stream::Mono::from_publisher(stream_node(0, leaves, on_tasks))
+                .await
+                .expect("skynet stream")
+                .expect("skynet answer");
+            (r, t.elapsed())
+        })
+        .await
+        .expect("skynet root")
+    })
+}
+
 /// A Spectrum runtime with `workers` workers. Each run builds its own and drops it afterwards
 /// (outside the timed part), so no idle runtime of another contender shares the CPUs.
 pub fn spectrum_rt(workers: usize) -> spectrum::Runtime {
@@ -291,6 +342,14 @@ pub fn contender(
         "spectrum-fibers" => (
             "Spectrum fibers",
             Box::new(move || spectrum_fibers(&spectrum_rt(workers), leaves)),
+        ),
+        "spectrum-streams" => (
+            "Spectrum streams (Flux: flat_map + reduce, no task)",
+            Box::new(move || spectrum_streams(&spectrum_rt(workers), leaves, false)),
+        ),
+        "spectrum-streams-tasks" => (
+            "Spectrum streams (the same, each child subscribe_on: a task)",
+            Box::new(move || spectrum_streams(&spectrum_rt(workers), leaves, true)),
         ),
         _ => (
             "Spectrum channels (Go's skynet: tasks + bounded(0))",

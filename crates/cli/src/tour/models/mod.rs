@@ -7,6 +7,7 @@ pub mod callbacks;
 pub mod channels;
 pub mod fibers;
 pub mod promises;
+pub mod streams;
 pub mod tasks;
 pub mod threads;
 

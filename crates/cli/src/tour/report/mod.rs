@@ -136,6 +136,14 @@ fn ranked(r: &Report, w: Workload, key: &str, higher_is_better: bool) -> String 
 /// The seed's "Picking a model" table with what this run measured for each need.
 pub fn picking(r: &Report) -> Table {
     let has = |id: &str| r.rows.iter().any(|row| row.id == id && row.available);
+    // Why a row has no figures: its crate had not landed, or `--models` left it out.
+    let missing = |id: &str| {
+        if r.rows.iter().any(|row| row.id == id) {
+            "not yet available"
+        } else {
+            "not in this run"
+        }
+    };
     let rows = vec![
         vec![
             "Server that fans out to many backends".into(),
@@ -160,9 +168,9 @@ pub fn picking(r: &Report) -> Table {
                 "bounded pipeline peak memory: {}{}",
                 ranked(r, Workload::PipelineBounded, "peak_bytes", false),
                 if has("streams") {
-                    ""
+                    String::new()
                 } else {
-                    " (reactive streams: not yet available)"
+                    format!(" (reactive streams: {})", missing("streams"))
                 }
             ),
         ],
@@ -178,7 +186,7 @@ pub fn picking(r: &Report) -> Table {
                     cell(r, "actors", Workload::Cancel, "cancel_ms")
                 )
             } else {
-                "actors: not yet available".into()
+                format!("actors: {}", missing("actors"))
             },
         ],
         vec![
