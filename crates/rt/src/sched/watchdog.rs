@@ -10,7 +10,8 @@
 //! way), `Panic` makes `block_on` fail with the report.
 //!
 //! Cost to the workers: two plain stores per poll on their own cache line; the watchdog itself
-//! wakes a few hundred times a second and reads one word per worker.
+//! wakes a few hundred times a second while tasks run (about 100 times a second once every
+//! worker is idle) and reads one word per worker.
 //!
 //! The same thread runs the deadlock check (every `detect_deadlocks` interval, one second by
 //! default): when some primitive has registered in the wait-for graph, it builds the graph from
@@ -38,6 +39,9 @@ pub(crate) fn tick_for(threshold: Duration) -> Duration {
     (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(10))
 }
 
+/// The longest sampling interval, reached while every worker stays idle.
+const IDLE_TICK: Duration = Duration::from_millis(10);
+
 /// Samples kept at most; past this, tasks not seen for a while are forgotten.
 const MAX_SAMPLED_TASKS: usize = 16_384;
 
@@ -64,9 +68,16 @@ pub(crate) fn run(shared: Arc<Shared>) {
         };
         shared.remotes.len()
     ];
+    // While every worker is idle, the sampling interval doubles up to `IDLE_TICK` (Go's sysmon
+    // backs off the same way), so an idle runtime wakes ~100 times a second, not ~400; the first
+    // sample that sees a poll goes back to `tick`. A stall that starts during a long sleep is
+    // first seen (and timed from) at most `IDLE_TICK` late.
+    let idle_tick = tick.max(IDLE_TICK);
+    let mut sleep = tick;
     while !shared.is_shutdown() {
-        std::thread::sleep(tick);
+        std::thread::sleep(sleep);
         ticks += 1;
+        let mut busy = false;
         let now = Instant::now();
         if let Some(every) = deadlock_every {
             if now - deadlocks.last >= every {
@@ -78,6 +89,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         for (index, (remote, w)) in shared.remotes.iter().zip(watches.iter_mut()).enumerate() {
             let (seq, task) = remote.progress.sample();
             let in_poll = seq % 2 == 1 && !remote.progress.is_stopped();
+            busy |= in_poll || seq != w.seq;
             if in_poll {
                 // A sampling profiler: this interval is attributed to the task being polled.
                 let mut samples = shared.poll_samples.lock();
@@ -140,6 +152,11 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
             shared.diagnose(diagnostic);
         }
+        sleep = if busy {
+            tick
+        } else {
+            (sleep * 2).min(idle_tick)
+        };
     }
 }
 
