@@ -88,6 +88,7 @@ mod rand;
 mod receiver;
 mod select;
 mod sender;
+pub mod sync;
 #[cfg(not(loom))]
 mod timeout;
 #[cfg(not(loom))]

@@ -50,7 +50,7 @@ mod imp {
     unsafe impl<T: Send> Send for Lock<T> {}
 
     impl<T> Lock<T> {
-        pub(crate) fn new(data: T) -> Lock<T> {
+        pub(crate) const fn new(data: T) -> Lock<T> {
             Lock {
                 locked: AtomicBool::new(false),
                 sleepers: AtomicUsize::new(0),

@@ -25,6 +25,9 @@ pub use spectrum_actor as actor;
 /// Channels and `select!` (CSP): [`spectrum_chan`].
 pub use spectrum_chan as chan;
 pub use spectrum_chan::select;
+/// Locks, semaphores, `Notify`, `Barrier`, `OnceCell`, `broadcast` and `watch`, for tasks,
+/// threads and fibers alike: [`spectrum_chan::sync`].
+pub use spectrum_chan::sync;
 /// Task dumps of a running program (`spectrum dump <pid>`): [`spectrum_diag`].
 pub use spectrum_diag as diag;
 /// Fibers: Go-style sync code on the scheduler: [`spectrum_fiber`].
