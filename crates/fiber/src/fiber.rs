@@ -140,6 +140,7 @@ impl FiberCx {
     }
 
     /// `.wait()` must block the thread rather than suspend: outside a poll, or mid-unwind.
+    #[inline]
     fn must_block(&self) -> bool {
         self.waker.get().is_null() || std::thread::panicking()
     }
@@ -182,26 +183,25 @@ impl Drop for ShieldGuard<'_> {
     }
 }
 
+// The hot path of every `.wait()` in a fiber: `waker` and `suspend` are called through
+// `dyn Suspend` once per poll of the awaited future and once per suspension. Their common case (a
+// poll is running the fiber, it is not cancelled and not unwinding) is a few loads and the switch;
+// everything else is out of line.
 impl Suspend for FiberCx {
+    #[inline]
     fn waker(&self) -> &Waker {
         if self.must_block() {
-            &self.blocker().1
-        } else {
-            // SAFETY: non-null, set by `resume` from the `Context` of the poll that is running
-            // the fiber right now; that poll outlives this borrow (we are inside its resume).
-            unsafe { &*self.waker.get() }
+            return self.blocking_waker();
         }
+        // SAFETY: non-null, set by `resume` from the `Context` of the poll that is running
+        // the fiber right now; that poll outlives this borrow (we are inside its resume).
+        unsafe { &*self.waker.get() }
     }
 
+    #[inline]
     fn suspend(&self) {
-        // A cancelled fiber unwinds at every suspension point until it is gone, unless a scope
-        // is joining its children (the shield) or it is unwinding already.
-        if self.cancelled.get() && self.shield.get() == 0 && !std::thread::panicking() {
-            resume_unwind(Box::new(Cancelled));
-        }
-        if self.must_block() {
-            kick_other_workers();
-            self.blocker().0.wait();
+        // `suspend_slow` returns true when it blocked the thread instead (nothing to switch).
+        if (self.cancelled.get() || self.must_block()) && self.suspend_slow() {
             return;
         }
         let yielder = self.yielder.get();
@@ -211,10 +211,45 @@ impl Suspend for FiberCx {
         // registered with `with_suspend` only around `resume`).
         let input = unsafe { &*yielder }.suspend(());
         if input == Resume::Cancel {
-            self.cancelled.set(true);
-            if self.shield.get() == 0 {
-                resume_unwind(Box::new(Cancelled));
-            }
+            self.resumed_with_cancel();
+        }
+    }
+}
+
+impl FiberCx {
+    /// `waker` when the fiber must block its thread (outside a poll, or mid-unwind).
+    #[cold]
+    #[inline(never)]
+    fn blocking_waker(&self) -> &Waker {
+        &self.blocker().1
+    }
+
+    /// `suspend` for a cancelled fiber or one that must block: unwinds if the cancellation
+    /// applies, blocks the thread if it must (returns true: done, do not switch).
+    #[cold]
+    #[inline(never)]
+    fn suspend_slow(&self) -> bool {
+        // A cancelled fiber unwinds at every suspension point until it is gone, unless a scope
+        // is joining its children (the shield) or it is unwinding already.
+        if self.cancelled.get() && self.shield.get() == 0 && !std::thread::panicking() {
+            resume_unwind(Box::new(Cancelled));
+        }
+        if self.must_block() {
+            kick_other_workers();
+            self.blocker().0.wait();
+            return true;
+        }
+        false
+    }
+
+    /// The poller resumed the fiber with `Resume::Cancel`: record it, and unwind unless a scope
+    /// is joining its children.
+    #[cold]
+    #[inline(never)]
+    fn resumed_with_cancel(&self) {
+        self.cancelled.set(true);
+        if self.shield.get() == 0 {
+            resume_unwind(Box::new(Cancelled));
         }
     }
 }
@@ -271,12 +306,14 @@ thread_local! {
 struct Current(*const FiberCx);
 
 impl Current {
+    #[inline]
     fn enter(cx: *const FiberCx) -> Current {
         Current(CURRENT.with(|c| c.replace(cx)))
     }
 }
 
 impl Drop for Current {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.0));
     }
@@ -311,6 +348,7 @@ pub(crate) fn on_guard_hit(addr: usize, f: impl FnOnce(&FiberInfo)) -> bool {
 }
 
 /// Resumes a fiber with `input`, with `waker` as the poll's waker (`None` outside a poll).
+#[inline]
 fn resume<R>(
     co: &mut Co<R>,
     cx: *const FiberCx,

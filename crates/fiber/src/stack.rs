@@ -179,10 +179,12 @@ impl FiberStack {
 // multiples of 16, hence aligned to `STACK_ALIGNMENT`; the memory stays mapped for as long as the
 // `FiberStack` lives. The coroutine's frames start below the fiber's context slot.
 unsafe impl Stack for FiberStack {
+    #[inline]
     fn base(&self) -> StackPointer {
         NonZeroUsize::new(self.top.get() - crate::fiber::CX_SLOT).expect("stack below address 256")
     }
 
+    #[inline]
     fn limit(&self) -> StackPointer {
         NonZeroUsize::new(self.top.get() - self.size - page_size())
             .expect("stack mapping at address zero")
