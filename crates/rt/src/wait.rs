@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::panic::Location;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -46,6 +46,7 @@ use crate::sched::{self, Shared};
 pub trait Wait: Future + Sized {
     /// Waits for the future's output, suspending a fiber or parking a thread.
     #[track_caller]
+    #[inline]
     fn wait(self) -> Self::Output {
         wait(self)
     }
@@ -103,13 +104,22 @@ pub fn in_blocking_wait() -> bool {
 }
 
 /// Blocks on `future`; see [`Wait::wait`].
+///
+/// Pins the future where it is and hands a pinned reference on, so a large future (a channel
+/// operation) is not copied again on its way to the poll loop.
 #[track_caller]
+#[inline]
 pub fn wait<F: Future>(future: F) -> F::Output {
+    wait_pinned(pin!(future))
+}
+
+/// [`wait`] on a future pinned by the caller.
+#[track_caller]
+pub fn wait_pinned<F: Future + ?Sized>(mut future: Pin<&mut F>) -> F::Output {
     match context() {
         WaitContext::Suspend(s) => {
             // SAFETY: the pointer was set by `with_suspend`, whose borrow outlives this call.
             let s = unsafe { &*s };
-            let mut future = pin!(future);
             loop {
                 let mut cx = Context::from_waker(s.waker());
                 if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {

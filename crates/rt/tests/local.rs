@@ -102,3 +102,78 @@ fn pinned_tasks_are_dropped_on_their_own_thread_at_shutdown() {
     assert_eq!(results.len(), 10);
     assert!(results.iter().all(|&same| same));
 }
+
+/// Two pinned tasks that wake each other on every poll run back to back through the pinned LIFO
+/// slot, but only `MAX_LIFO_POLLS` times in a row: other pinned tasks, async tasks and a pinned
+/// task that yields still get their turns on the one worker.
+#[test]
+fn pinned_tasks_waking_each_other_do_not_starve_the_worker() {
+    use std::cell::RefCell;
+    use std::future::poll_fn;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::{Poll, Waker};
+
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let async_steps = Arc::new(AtomicU32::new(0));
+    let steps = async_steps.clone();
+    let done = rt.handle().spawn_pinned(move || async move {
+        let wakers: Rc<[RefCell<Option<Waker>>; 2]> = Rc::default();
+        let stop = Rc::new(Cell::new(false));
+        let bounces = Rc::new(Cell::new(0u64));
+        let player = |me: usize| {
+            let (wakers, stop, bounces) = (wakers.clone(), stop.clone(), bounces.clone());
+            spectrum_rt::spawn_local(poll_fn(move |cx| {
+                if stop.get() {
+                    if let Some(w) = wakers[1 - me].borrow_mut().take() {
+                        w.wake();
+                    }
+                    return Poll::Ready(());
+                }
+                bounces.set(bounces.get() + 1);
+                *wakers[me].borrow_mut() = Some(cx.waker().clone());
+                match wakers[1 - me].borrow_mut().take() {
+                    Some(w) => w.wake(),
+                    // The partner has not run yet: wake ourselves once to get going.
+                    None => cx.waker().wake_by_ref(),
+                }
+                Poll::Pending
+            }))
+        };
+        let (a, b) = (player(0), player(1));
+        // A pinned task that yields, and an async task elsewhere in the queue, both progress.
+        let yielder = spectrum_rt::spawn_local(async {
+            for _ in 0..100 {
+                spectrum_rt::yield_now().await;
+            }
+        });
+        let other = spectrum_rt::spawn(async move {
+            for _ in 0..100 {
+                steps.fetch_add(1, SeqCst);
+                spectrum_rt::yield_now().await;
+            }
+        });
+        yielder.await.unwrap();
+        other.await.unwrap();
+        stop.set(true);
+        a.await.unwrap();
+        b.await.unwrap();
+        bounces.get()
+    });
+    // A starved worker never finishes `done` (no timer would fire either): fail loudly instead
+    // of hanging the suite.
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = finished.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(60));
+        if !watch.load(SeqCst) {
+            eprintln!("pinned_tasks_waking_each_other_do_not_starve_the_worker: starved for 60 s");
+            std::process::abort();
+        }
+    });
+    let bounces = rt.block_on(done).unwrap();
+    finished.store(true, SeqCst);
+    assert_eq!(async_steps.load(SeqCst), 100);
+    // The players kept running meanwhile, many times per turn of the others.
+    assert!(bounces > 200, "{bounces} bounces");
+}

@@ -391,9 +391,10 @@ impl Shared {
         }
     }
 
-    /// Submits a pinned task to its home worker.
-    fn schedule_pinned(&self, home: usize, task: Notified<LocalSched>) {
-        if let Err(task) = worker::try_schedule_pinned_local(self, home, task) {
+    /// Submits a pinned task to its home worker. `to_back`: not into the pinned LIFO slot (a task
+    /// that woke itself, or one just spawned, waits its turn).
+    fn schedule_pinned(&self, home: usize, task: Notified<LocalSched>, to_back: bool) {
+        if let Err(task) = worker::try_schedule_pinned_local(self, home, task, to_back) {
             let remote = &self.remotes[home];
             let mut inbox = remote.inbox.lock();
             if self.is_shutdown() && worker::is_stopped(self, home) {
@@ -584,7 +585,11 @@ pub(crate) struct LocalSched {
 
 impl Schedule for LocalSched {
     fn schedule(&self, task: Notified<Self>) {
-        with_shared(&self.rt, |s| s.schedule_pinned(self.home, task));
+        with_shared(&self.rt, |s| s.schedule_pinned(self.home, task, false));
+    }
+
+    fn yield_now(&self, task: Notified<Self>) {
+        with_shared(&self.rt, |s| s.schedule_pinned(self.home, task, true));
     }
 
     fn release(&self, task: RawTask) -> bool {
@@ -787,7 +792,7 @@ where
         .local_registry
         .bind(future, sched, meta, 0);
     if let Some(task) = notified {
-        shared.schedule_pinned(home, task);
+        shared.schedule_pinned(home, task, true);
     }
     join
 }

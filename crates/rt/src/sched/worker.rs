@@ -12,7 +12,10 @@
 //!    not stranded.
 //!
 //! After running a task, the worker runs what the task woke into the LIFO slot, up to
-//! `MAX_LIFO_POLLS` in a row.
+//! `MAX_LIFO_POLLS` in a row. Pinned tasks (fibers, `spawn_local`) have a LIFO slot of their own,
+//! `pinned_lifo`, filled when a task on their home worker wakes them: a fiber woken by its
+//! partner runs next, as an async task would, instead of going round the whole loop. Both slots
+//! share the `MAX_LIFO_POLLS` bound; a task that wakes itself (`yield_now`) never uses either.
 //!
 //! # Ownership
 //!
@@ -69,6 +72,9 @@ pub(crate) struct WorkerCx {
     is_spare: bool,
     core: RefCell<Core>,
     pinned: RefCell<VecDeque<Notified<LocalSched>>>,
+    /// The pinned task woken last by a task running on this worker (see the module docs). Only
+    /// this thread touches it.
+    pinned_lifo: Cell<Option<Notified<LocalSched>>>,
     /// Where a full ring spills when this is the only worker (see `push_back`).
     overflow: LocalOverflow,
     parker: RefCell<Parker>,
@@ -117,14 +123,26 @@ pub(crate) fn try_schedule_local(
     })
 }
 
-/// Queues a pinned task if we are on its home worker.
+/// Queues a pinned task if we are on its home worker: into the pinned LIFO slot when a task
+/// running here woke it (the slot's previous occupant goes to the back of the pinned queue), at
+/// the back of the pinned queue when `to_back` (it yields, or was just spawned) or the driver
+/// woke it.
 pub(crate) fn try_schedule_pinned_local(
     shared: &Shared,
     home: usize,
     task: Notified<LocalSched>,
+    to_back: bool,
 ) -> Result<(), Notified<LocalSched>> {
     with_worker(|w| match w {
         Some(w) if w.index == home && std::ptr::eq(&*w.shared, shared) => {
+            let task = if to_back || w.in_driver.get() {
+                task
+            } else {
+                match w.pinned_lifo.replace(Some(task)) {
+                    None => return Ok(()),
+                    Some(previous) => previous,
+                }
+            };
             match w.pinned.try_borrow_mut() {
                 Ok(mut q) => {
                     q.push_back(task);
@@ -221,6 +239,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, parts: WorkerParts, is_spar
             rand: FastRand::new(index as u64 + 1),
         }),
         pinned: RefCell::new(VecDeque::new()),
+        pinned_lifo: Cell::new(None),
         overflow: LocalOverflow(RefCell::new(VecDeque::new())),
         parker: RefCell::new(parts.parker),
         in_driver: Cell::new(false),
@@ -396,6 +415,9 @@ impl WorkerCx {
         if let Some(t) = core.lifo.take() {
             return Some(Next::Task(t));
         }
+        if let Some(t) = self.pinned_lifo.take() {
+            return Some(Next::Pinned(t));
+        }
         if tick % shared.config.global_queue_interval == 0 {
             if let Some(t) = shared.inject.pop() {
                 return Some(Next::Task(t));
@@ -493,23 +515,49 @@ impl WorkerCx {
             }
         }
         progress.end();
-        // Run what the task woke into the LIFO slot, a bounded number of times.
+        // Run what the task woke into the LIFO slots, a bounded number of times.
         let mut lifo_polls = 0;
         loop {
-            let task = {
+            let next = {
                 let mut core = self.core.borrow_mut();
-                let Some(task) = core.lifo.take() else { break };
                 if lifo_polls >= MAX_LIFO_POLLS {
-                    self.push_back(&mut core, task);
+                    // Fairness: what is left goes to the back of its queue.
+                    if let Some(task) = core.lifo.take() {
+                        self.push_back(&mut core, task);
+                    }
+                    if let Some(task) = self.pinned_lifo.take() {
+                        self.pinned.borrow_mut().push_back(task);
+                    }
                     break;
                 }
-                task
+                match core.lifo.take() {
+                    Some(task) => Next::Task(task),
+                    None => match self.pinned_lifo.take() {
+                        Some(task) => Next::Pinned(task),
+                        None => break,
+                    },
+                }
             };
             lifo_polls += 1;
-            progress.begin(task.header().id);
-            task.run();
+            match next {
+                Next::Task(t) => {
+                    progress.begin(t.header().id);
+                    t.run();
+                }
+                Next::Pinned(t) => {
+                    progress.begin(t.header().id);
+                    t.run();
+                }
+            }
             progress.end();
         }
+    }
+
+    fn has_pinned_lifo(&self) -> bool {
+        let task = self.pinned_lifo.take();
+        let some = task.is_some();
+        self.pinned_lifo.set(task);
+        some
     }
 
     /// Spins briefly before parking, watching for work: a wake-up that arrives within a few
@@ -539,6 +587,7 @@ impl WorkerCx {
             || core.run_queue.has_tasks()
             || !self.overflow.0.borrow().is_empty()
             || !self.pinned.borrow().is_empty()
+            || self.has_pinned_lifo()
             // Acquire: pairs with the Release store in `schedule_pinned`.
             || self.shared.remotes[self.index].inbox_len.load(Acquire) > 0
     }
@@ -591,6 +640,7 @@ impl WorkerCx {
             drop(leftovers);
         }
         self.pinned.borrow_mut().clear();
+        drop(self.pinned_lifo.take());
         let spilled = std::mem::take(&mut *self.overflow.0.borrow_mut());
         let mut core = self.core.borrow_mut();
         let lifo = core.lifo.take();
