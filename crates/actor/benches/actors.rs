@@ -7,9 +7,10 @@
 //! ```
 //!
 //! Every implementation runs single-threaded (Spectrum `workers(1)`, tokio's current-thread
-//! runtime under tokio, kameo and ractor, actix's `System`), so the figures compare the actor
-//! layers, not the schedulers' parallelism. Memory and spawn figures run in a child process per
-//! implementation (`VmRSS` before and after). Each in-process figure is the median of
+//! runtime under tokio, kameo and ractor, actix's `System`, Go with `GOMAXPROCS=1`, Erlang with
+//! `+S 1`), so the figures compare the actor layers, not the schedulers' parallelism (skynet also
+//! prints Go on every CPU, `go-allcpus`, for reference). Memory and spawn figures run in a child
+//! process per implementation (`VmRSS` before and after). Each in-process figure is the median of
 //! `SPECTRUM_BENCH_REPS` (3) alternating runs. Ratios are Spectrum / peer: below 1.0 means
 //! Spectrum is faster (for times and bytes) — for throughput the ratio is peer / Spectrum time,
 //! printed the same way (below 1.0: Spectrum better).
@@ -946,20 +947,25 @@ fn on_path(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn go_skynet(leaves: u64) -> Option<(f64, u64)> {
+/// Go's skynet with `GOMAXPROCS` = `procs` (1 for the single-threaded comparison; 0 leaves Go's
+/// default, every CPU).
+fn go_skynet(leaves: u64, procs: usize) -> Option<(f64, u64)> {
     let dir = std::env::temp_dir().join("spectrum-actor-bench-go");
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::write(dir.join("main.go"), GO_SKYNET).ok()?;
-    let out = Command::new("go")
-        .args(["run", "main.go", &leaves.to_string()])
-        .current_dir(&dir)
-        .output()
-        .ok()?;
+    let mut go = Command::new("go");
+    go.args(["run", "main.go", &leaves.to_string()])
+        .current_dir(&dir);
+    if procs > 0 {
+        go.env("GOMAXPROCS", procs.to_string());
+    }
+    let out = go.output().ok()?;
     let s = String::from_utf8_lossy(&out.stdout);
     let mut it = s.split_whitespace();
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
+/// Runs the Erlang module on one scheduler (`+S 1`), like every other implementation here.
 fn erl(what: &str, n: u64) -> Option<String> {
     let dir = std::env::temp_dir().join("spectrum-actor-bench-erl");
     std::fs::create_dir_all(&dir).ok()?;
@@ -971,6 +977,8 @@ fn erl(what: &str, n: u64) -> Option<String> {
         .ok()?;
     let out = Command::new("erl")
         .args([
+            "+S",
+            "1",
             "+P",
             "4000000",
             "-noshell",
@@ -1205,7 +1213,12 @@ fn main() {
             ("tokio".to_string(), Some(median(t))),
         ];
         if has_go {
-            values.push(("go".into(), go_skynet(leaves).map(|(s, _)| s * 1e3)));
+            values.push(("go".into(), go_skynet(leaves, 1).map(|(s, _)| s * 1e3)));
+            // Go's default (every CPU), for reference: not a single-threaded figure.
+            values.push((
+                "go-allcpus".into(),
+                go_skynet(leaves, 0).map(|(s, _)| s * 1e3),
+            ));
         }
         if has_erl {
             values.push((

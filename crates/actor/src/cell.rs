@@ -112,6 +112,17 @@ struct Ext {
     graph: Option<(Arc<dyn Holders>, Registration)>,
 }
 
+/// What the death protocol takes out of `Ext` under the lock, to act on after it.
+struct Departed {
+    name: Option<Arc<str>>,
+    links: HashMap<ActorId, ActorRef>,
+    monitors: HashMap<u64, ActorRef>,
+    senders: VecDeque<(u64, Waker)>,
+    waiters: Vec<Waker>,
+    names: Vec<(Arc<str>, bool)>,
+    signals: VecDeque<Signal>,
+}
+
 /// What a task waiting for an actor waits for: the task that runs it.
 struct ActorTask(TaskId);
 
@@ -350,14 +361,33 @@ impl<A: Actor> Cell<A> {
         Poll::Pending
     }
 
-    /// `started` finished: the actor handles messages from now on.
-    pub(crate) fn set_running(&self) {
+    /// `started` finished: the actor handles messages from now on — or, with `stopping` (it
+    /// asked to stop from `started`), [`set_stopping`](Self::set_stopping) at once, under the
+    /// same lock (an actor that lives for one poll takes its own lock three times, not four).
+    pub(crate) fn set_running(&self, stopping: bool) {
         let mut st = self.lock();
-        st.phase = Phase::Running;
+        st.phase = if stopping {
+            Phase::Stopping
+        } else {
+            Phase::Running
+        };
         st.started = true;
-        let waiters = st.ext.as_mut().map(|e| std::mem::take(&mut e.waiters));
+        let (waiters, senders) = match st.ext.as_mut() {
+            Some(e) => (
+                std::mem::take(&mut e.waiters),
+                if stopping {
+                    std::mem::take(&mut e.senders)
+                } else {
+                    VecDeque::new()
+                },
+            ),
+            None => return,
+        };
         drop(st);
-        for w in waiters.into_iter().flatten() {
+        for w in waiters {
+            w.wake();
+        }
+        for (_, w) in senders {
             w.wake();
         }
     }
@@ -484,27 +514,31 @@ impl<A: Actor> Cell<A> {
         st.taken = 0;
         let queue = std::mem::take(&mut st.queue);
         st.exit = Some(reason.clone());
-        let mut ext = st.ext.as_mut().map(|e| {
+        let ext = st.ext.as_mut().map(|e| {
             e.kill = None;
             e.stop = None;
-            (
-                e.name.clone(),
-                std::mem::take(&mut e.links),
-                std::mem::take(&mut e.monitors),
-                std::mem::take(&mut e.senders),
-                std::mem::take(&mut e.waiters),
-                std::mem::take(&mut e.names),
-                std::mem::take(&mut e.signals),
-            )
+            Departed {
+                name: e.name.clone(),
+                links: std::mem::take(&mut e.links),
+                monitors: std::mem::take(&mut e.monitors),
+                senders: std::mem::take(&mut e.senders),
+                waiters: std::mem::take(&mut e.waiters),
+                names: std::mem::take(&mut e.names),
+                signals: std::mem::take(&mut e.signals),
+            }
         });
-        let (name, links, monitors, senders, waiters, names, signals) =
-            ext.take().unwrap_or_default();
         // Relaxed: under the lock; nobody acts on `sys` of a dead actor.
         self.sys.store(0, Relaxed);
         drop(st);
 
+        // Most actors never had a name, link, monitor, waiter or waiting sender (no `Ext`):
+        // steps 2 and 4 have nothing to do.
+        let Some(ext) = ext else {
+            self.drop_leftovers(None, local, queue);
+            return;
+        };
         // 2. Names and groups go first (OTP rule 11).
-        for (n, group) in names {
+        for (n, group) in ext.names {
             if group {
                 crate::group::remove_member(&n, self.id);
             } else {
@@ -512,7 +546,31 @@ impl<A: Actor> Cell<A> {
             }
         }
         // 3. Leftover messages.
-        drop(signals);
+        drop(ext.signals);
+        self.drop_leftovers(ext.name, local, queue);
+        // 4. Signals, then wake-ups.
+        if !ext.links.is_empty() || !ext.monitors.is_empty() {
+            self.notify_death(ext.links, ext.monitors, &reason);
+        }
+        for w in ext.waiters {
+            w.wake();
+        }
+        for (_, w) in ext.senders {
+            w.wake();
+        }
+    }
+
+    /// Step 3 of the death protocol: messages never handled are dropped (an ask's asker hears
+    /// `Stopped`), or published as dead letters when someone listens.
+    fn drop_leftovers(
+        &self,
+        name: Option<Arc<str>>,
+        local: VecDeque<Box<dyn Envelope<A>>>,
+        queue: VecDeque<Box<dyn Envelope<A>>>,
+    ) {
+        if local.is_empty() && queue.is_empty() {
+            return;
+        }
         let listening = crate::dead_letter::is_listening();
         for env in local.into_iter().chain(queue) {
             if listening {
@@ -528,7 +586,15 @@ impl<A: Actor> Cell<A> {
                 drop(env);
             }
         }
-        // 4. Signals, then wake-ups.
+    }
+
+    /// Step 4 of the death protocol for an actor that has links or monitors.
+    fn notify_death(
+        self: &Arc<Self>,
+        links: HashMap<ActorId, ActorRef>,
+        monitors: HashMap<u64, ActorRef>,
+        reason: &ExitReason,
+    ) {
         let me = self.actor_ref();
         for (_, peer) in links {
             peer.0.link_exit(me.clone(), reason.clone());
@@ -542,12 +608,6 @@ impl<A: Actor> Cell<A> {
                 actor: me.clone(),
                 reason: reason.clone(),
             }));
-        }
-        for w in waiters {
-            w.wake();
-        }
-        for (_, w) in senders {
-            w.wake();
         }
     }
 

@@ -133,12 +133,29 @@ impl PartialEq for ExitReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorId(u64);
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Ids are handed out in blocks of [`ID_BLOCK`] per thread (as `spectrum_rt`'s task ids, and
+/// Go's `goidcache`), so spawning on several workers does not contend on one counter: unique, only
+/// roughly increasing.
+const ID_BLOCK: u64 = 256;
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's unused ids: `next..end`.
+    static IDS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
 
 impl ActorId {
     pub(crate) fn next() -> ActorId {
-        // Relaxed: a unique counter; nothing is published through it.
-        ActorId(NEXT_ID.fetch_add(1, Relaxed))
+        IDS.with(|ids| {
+            let (mut next, mut end) = ids.get();
+            if next == end {
+                // Relaxed: a unique counter; nothing is published through it.
+                next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Relaxed);
+                end = next + ID_BLOCK;
+            }
+            ids.set((next + 1, end));
+            ActorId(next)
+        })
     }
 
     /// The id as a number.

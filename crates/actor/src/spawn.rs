@@ -180,14 +180,16 @@ impl Builder {
         actor: A,
     ) -> Result<(Addr<A>, ScopedJoinHandle<ExitReason>), SpawnError> {
         let (cell, addr, name) = self.prepare::<A>();
-        let handle = scope.spawn_named(name, async move {
-            let reason = crate::run::run(actor, cell).await;
-            if reason.is_normal() {
-                Ok(reason)
-            } else {
-                Err(reason)
-            }
-        });
+        let handle = scope.spawn_named(
+            name,
+            crate::run::run_then(actor, cell, |reason| {
+                if reason.is_normal() {
+                    Ok(reason)
+                } else {
+                    Err(reason)
+                }
+            }),
+        );
         match handle {
             Ok(h) => Ok((addr, h)),
             Err(e) => {
@@ -241,12 +243,37 @@ impl<A> fmt::Display for FiberSpawnError<A> {
 
 impl<A> std::error::Error for FiberSpawnError<A> {}
 
-/// `my_crate::module::Worker<T>` → `Worker<T>`.
+/// `my_crate::module::Worker<T>` → `Worker<T>`. Runs at every spawn, so a byte scan rather than
+/// `str` pattern searches (whose searcher set-up cost more than the rest of the name handling).
 fn short_type_name<A>() -> &'static str {
     let full = std::any::type_name::<A>();
-    let base = full.split('<').next().unwrap_or(full);
-    match base.rfind("::") {
-        Some(i) => &full[i + 2..],
-        None => full,
+    let bytes = full.as_bytes();
+    let base = bytes.iter().position(|&b| b == b'<').unwrap_or(bytes.len());
+    let mut start = 0;
+    let mut i = base;
+    while i >= 2 {
+        if bytes[i - 1] == b':' && bytes[i - 2] == b':' {
+            start = i;
+            break;
+        }
+        i -= 1;
+    }
+    &full[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn short_type_names_drop_the_path_but_keep_generics() {
+        struct Local;
+        assert_eq!(short_type_name::<Local>(), "Local");
+        assert_eq!(short_type_name::<u8>(), "u8");
+        assert_eq!(short_type_name::<Vec<u8>>(), "Vec<u8>");
+        assert_eq!(
+            short_type_name::<Option<String>>(),
+            "Option<alloc::string::String>"
+        );
     }
 }

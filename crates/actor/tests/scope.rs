@@ -71,3 +71,17 @@ async fn run_in_place_and_drop_stops_gracefully() {
         .snapshot()
         .contains(&"inline stopped shutdown: task cancelled".to_string()));
 }
+
+#[spectrum_macros::test(crate = "spectrum_rt", start_paused = true)]
+async fn a_run_future_dropped_before_its_first_poll_ends_the_actor_without_hooks() {
+    let ev = Events::default();
+    let (addr, fut) = Builder::new().run(Probe::new("never", &ev));
+    let watcher = addr.actor_ref();
+    drop(fut);
+    assert_eq!(watcher.join().await, ExitReason::shutdown("task cancelled"));
+    assert!(ev.snapshot().is_empty(), "no hook ran: {:?}", ev.snapshot());
+    assert!(matches!(
+        addr.try_tell(common::Cmd::Panic),
+        Err(spectrum_actor::TryTellError::Closed(_))
+    ));
+}
