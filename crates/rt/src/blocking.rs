@@ -184,7 +184,7 @@ fn spawn_thread(shared: &Shared, id: usize) -> std::io::Result<std::thread::Join
 pub(crate) fn spawn_blocking_on<F, R>(
     shared: &Shared,
     f: F,
-    name: Option<Box<str>>,
+    name: Option<crate::task::TaskName>,
     location: &'static Location<'static>,
 ) -> JoinHandle<R>
 where

@@ -29,7 +29,7 @@ pub fn live_global_threads() -> Vec<crate::task::TaskInfo> {
 
 pub(crate) fn spawn_thread<F, R>(
     f: F,
-    name: Option<Box<str>>,
+    name: Option<crate::task::TaskName>,
     stack_size: Option<usize>,
     location: &'static Location<'static>,
 ) -> JoinHandle<R>

@@ -288,7 +288,7 @@ impl Shared {
     pub(crate) fn spawn<F>(
         &self,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<crate::task::TaskName>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
@@ -305,7 +305,7 @@ impl Shared {
         &self,
         cx: &context::Context,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<crate::task::TaskName>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
@@ -319,7 +319,7 @@ impl Shared {
             parent: cx.task_id(),
             born_ms: self.coarse_ms(),
             kind: TaskKind::Async,
-            scope: cx.spawn_scope.get(),
+            scope: cx.spawn_scope.get().and_then(std::num::NonZeroU64::new),
         };
         let shard = worker.map_or_else(shard_hint, |w| w.index) as u32;
         let id = crate::task::TaskId::next_in(cx);
@@ -340,11 +340,14 @@ impl Shared {
 
     pub(crate) fn meta(
         &self,
-        name: Option<Box<str>>,
+        name: Option<crate::task::TaskName>,
         location: &'static Location<'static>,
         kind: TaskKind,
     ) -> Meta {
-        let (parent, scope) = context::with(|cx| (cx.task_id(), cx.spawn_scope.get()));
+        let (parent, scope) = context::with(|cx| {
+            let scope = cx.spawn_scope.get().and_then(std::num::NonZeroU64::new);
+            (cx.task_id(), scope)
+        });
         Meta {
             location,
             name,
@@ -751,7 +754,7 @@ pub(crate) fn spawn_pinned_on<M, F>(
     shared: &Shared,
     home: usize,
     make: M,
-    name: Option<Box<str>>,
+    name: Option<crate::task::TaskName>,
     kind: TaskKind,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
@@ -775,7 +778,7 @@ pub(crate) fn spawn_local_here<F>(
     shared: &Shared,
     home: usize,
     future: F,
-    name: Option<Box<str>>,
+    name: Option<crate::task::TaskName>,
     kind: TaskKind,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>

@@ -1,5 +1,6 @@
 //! Task identity: ids and spawn metadata.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::num::NonZeroU64;
 // Plain std atomics: ids only need uniqueness, which an atomic counter gives without ordering, so
@@ -62,21 +63,24 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// A task's name: a `&'static str` is kept as it is, a computed name is owned (one allocation).
+pub(crate) type TaskName = Cow<'static, str>;
+
 /// What a task carries about where it came from, for diagnostics.
 #[derive(Debug)]
 pub(crate) struct Meta {
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static std::panic::Location<'static>,
-    /// The name given through the spawn builder.
-    pub(crate) name: Option<Box<str>>,
+    /// The name given through the spawn builder (borrowed when it was a `&'static str`).
+    pub(crate) name: Option<TaskName>,
     /// The task that spawned this one, if it was spawned from a task.
     pub(crate) parent: Option<TaskId>,
     /// The runtime's coarse clock (milliseconds since the runtime started) at spawn.
     pub(crate) born_ms: u32,
     /// What kind of unit this task is (async task, blocking job, ...).
     pub(crate) kind: TaskKind,
-    /// The scope it was spawned into, if any (`scope::Scope::spawn`).
-    pub(crate) scope: Option<u64>,
+    /// The scope it was spawned into, if any (`scope::Scope::spawn`; scope ids start at 1).
+    pub(crate) scope: Option<NonZeroU64>,
 }
 
 /// What kind of unit a task is; shown in task lists and dumps.
@@ -115,5 +119,12 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n);
+    }
+
+    /// Every task carries a `Meta`: a borrowed name costs no allocation, and the name's extra
+    /// word is paid for by the scope id's niche, so a task is no bigger than with a boxed name.
+    #[test]
+    fn meta_stays_seven_words() {
+        assert_eq!(std::mem::size_of::<Meta>(), 56);
     }
 }

@@ -332,7 +332,7 @@ fn info_of(h: &Header, now_ms: u32) -> TaskInfo {
         // Relaxed: a statistic.
         polls: h.polls.load(spectrum_sync::atomic::Ordering::Relaxed),
         kind: h.meta.kind,
-        scope: h.meta.scope,
+        scope: h.meta.scope.map(std::num::NonZeroU64::get),
         // Relaxed: a diagnostic note.
         waiting_on: WaitOn::unpack(h.waiting.load(spectrum_sync::atomic::Ordering::Relaxed)),
         // References: the registry's, and the join handle's if any; none left for a

@@ -103,7 +103,7 @@ where
 #[derive(Debug, Default, Clone)]
 #[must_use]
 pub struct Builder {
-    name: Option<Box<str>>,
+    name: Option<crate::task::TaskName>,
     stack_size: Option<usize>,
     fiber: bool,
 }
@@ -114,9 +114,10 @@ impl Builder {
         Builder::default()
     }
 
-    /// Names the task.
-    pub fn name(mut self, name: impl Into<String>) -> Builder {
-        self.name = Some(name.into().into_boxed_str());
+    /// Names the task. A `&'static str` (a literal, a type name) is stored without allocating;
+    /// a `String` is kept as it is.
+    pub fn name(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Builder {
+        self.name = Some(name.into());
         self
     }
 
