@@ -1,6 +1,7 @@
 //! Spawning actors: [`spawn`], and the [`Builder`] for names, mailboxes, links, fibers and
 //! scopes.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -92,8 +93,10 @@ impl Builder {
         self
     }
 
-    /// Makes the cell and the counted address; links if asked.
-    fn prepare<A: Actor>(&self) -> (Arc<Cell<A>>, Addr<A>, String) {
+    /// Makes the cell and the counted address; links if asked. The task's name is borrowed when
+    /// it is the actor's type name (`task::Builder::name` keeps a `&'static str` without
+    /// allocating), so an unnamed actor costs no name allocation.
+    fn prepare<A: Actor>(&self) -> (Arc<Cell<A>>, Addr<A>, Cow<'static, str>) {
         let cell = Arc::new(Cell::<A>::new(self.mailbox, self.name.clone()));
         let addr = Addr::from_cell(cell.clone());
         if let Some(peer) = &self.link {
@@ -105,8 +108,8 @@ impl Builder {
             }
         }
         let task_name = match &self.name {
-            Some(n) => n.to_string(),
-            None => short_type_name::<A>().to_owned(),
+            Some(n) => Cow::Owned(n.to_string()),
+            None => Cow::Borrowed(short_type_name::<A>()),
         };
         (cell, addr, task_name)
     }
@@ -145,7 +148,10 @@ impl Builder {
                 crate::run::run(actor, cell).wait();
             }
         };
-        match spectrum_fiber::Builder::new().name(name).spawn(body) {
+        match spectrum_fiber::Builder::new()
+            .name(name.into_owned())
+            .spawn(body)
+        {
             Ok(h) => {
                 h.detach();
                 Ok(addr)
@@ -181,7 +187,7 @@ impl Builder {
     ) -> Result<(Addr<A>, ScopedJoinHandle<ExitReason>), SpawnError> {
         let (cell, addr, name) = self.prepare::<A>();
         let handle = scope.spawn_named(
-            name,
+            name.into_owned(),
             crate::run::run_then(actor, cell, |reason| {
                 if reason.is_normal() {
                     Ok(reason)
