@@ -15,59 +15,16 @@
 //! runs both primitives on the same tokio runtime, to separate the primitive from the executor.
 
 #[cfg(not(loom))]
+mod common;
+
+#[cfg(not(loom))]
 mod imp {
-    use std::future::Future;
-    use std::pin::pin;
     use std::sync::Arc;
-    use std::task::{Context, Poll, Waker};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
-    const WORKERS: usize = 2;
+    use crate::common::{now, spectrum_rt, tokio_rt, Row, Sizes};
+
     const TASKS: usize = 8;
-
-    struct Config {
-        reps: usize,
-        ops: usize,
-        filter: Option<String>,
-    }
-
-    /// Polls a future that must complete at once (nothing waits in uncontended rows).
-    #[inline(always)]
-    fn now<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("an uncontended operation waited"),
-        }
-    }
-
-    fn spectrum_rt() -> spectrum_rt::Runtime {
-        spectrum_rt::Runtime::builder()
-            .workers(WORKERS)
-            .build()
-            .unwrap()
-    }
-
-    fn tokio_rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
-    /// A row: a name and two contestants, each running `ops` operations once and returning
-    /// the elapsed time.
-    struct Row {
-        name: &'static str,
-        spectrum: Box<dyn Fn(usize) -> Duration>,
-        tokio: Box<dyn Fn(usize) -> Duration>,
-    }
-
-    fn median(mut v: Vec<Duration>) -> Duration {
-        v.sort();
-        v[v.len() / 2]
-    }
 
     fn rows() -> Vec<Row> {
         let srt = Arc::new(spectrum_rt());
@@ -75,7 +32,7 @@ mod imp {
         let mut rows = Vec::new();
 
         rows.push(Row {
-            name: "mutex uncontended lock/unlock",
+            name: "mutex uncontended lock/unlock".into(),
             spectrum: Box::new(|ops| {
                 let m = spectrum_chan::sync::Mutex::new(0u64);
                 let start = Instant::now();
@@ -97,7 +54,7 @@ mod imp {
         });
 
         rows.push(Row {
-            name: "mutex uncontended try_lock",
+            name: "mutex uncontended try_lock".into(),
             spectrum: Box::new(|ops| {
                 let m = spectrum_chan::sync::Mutex::new(0u64);
                 let start = Instant::now();
@@ -147,7 +104,7 @@ mod imp {
             }};
         }
         rows.push(Row {
-            name: "mutex contended, 8 tasks / 2 workers",
+            name: "mutex contended, 8 tasks / 2 workers".into(),
             spectrum: Box::new(contended_mutex!(
                 srt.clone(),
                 spectrum_chan::sync::Mutex::new(0)
@@ -155,7 +112,7 @@ mod imp {
             tokio: Box::new(contended_mutex!(trt.clone(), tokio::sync::Mutex::new(0))),
         });
         rows.push(Row {
-            name: "mutex contended (tokio rt)",
+            name: "mutex contended (tokio rt)".into(),
             spectrum: Box::new(contended_mutex!(
                 trt.clone(),
                 spectrum_chan::sync::Mutex::new(0)
@@ -197,7 +154,7 @@ mod imp {
             }};
         }
         rows.push(Row {
-            name: "rwlock read-heavy (1/16 writes), 8 tasks",
+            name: "rwlock read-heavy (1/16 writes), 8 tasks".into(),
             spectrum: Box::new(rwlock_read_heavy!(
                 srt.clone(),
                 spectrum_chan::sync::RwLock::new(0u64)
@@ -208,7 +165,7 @@ mod imp {
             )),
         });
         rows.push(Row {
-            name: "rwlock read-heavy (tokio rt)",
+            name: "rwlock read-heavy (tokio rt)".into(),
             spectrum: Box::new(rwlock_read_heavy!(
                 trt.clone(),
                 spectrum_chan::sync::RwLock::new(0u64)
@@ -219,7 +176,7 @@ mod imp {
             )),
         });
         rows.push(Row {
-            name: "rwlock uncontended read",
+            name: "rwlock uncontended read".into(),
             spectrum: Box::new(|ops| {
                 let l = spectrum_chan::sync::RwLock::new(1u64);
                 let start = Instant::now();
@@ -243,7 +200,7 @@ mod imp {
         });
 
         rows.push(Row {
-            name: "semaphore uncontended acquire/release",
+            name: "semaphore uncontended acquire/release".into(),
             spectrum: Box::new(|ops| {
                 let s = spectrum_chan::sync::Semaphore::new(4);
                 let start = Instant::now();
@@ -290,7 +247,7 @@ mod imp {
             }};
         }
         rows.push(Row {
-            name: "semaphore(2) contended, 8 tasks",
+            name: "semaphore(2) contended, 8 tasks".into(),
             spectrum: Box::new(contended_sem!(
                 srt.clone(),
                 spectrum_chan::sync::Semaphore::new(2)
@@ -329,12 +286,12 @@ mod imp {
             }};
         }
         rows.push(Row {
-            name: "notify ping-pong (round trip)",
+            name: "notify ping-pong (round trip)".into(),
             spectrum: Box::new(ping_pong!(srt.clone(), spectrum_chan::sync::Notify::new())),
             tokio: Box::new(ping_pong!(trt.clone(), tokio::sync::Notify::new())),
         });
         rows.push(Row {
-            name: "notify_one + notified, stored permit",
+            name: "notify_one + notified, stored permit".into(),
             spectrum: Box::new(|ops| {
                 let n = spectrum_chan::sync::Notify::new();
                 let start = Instant::now();
@@ -358,51 +315,18 @@ mod imp {
     }
 
     pub fn main() {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let quick = args.iter().any(|a| a == "--quick");
-        let filter = args
-            .iter()
-            .find(|a| !a.starts_with("--"))
-            .map(|s| s.to_lowercase());
-        let cfg = Config {
-            reps: if quick { 3 } else { 7 },
-            ops: if quick { 40_000 } else { 400_000 },
-            filter,
+        let sizes = Sizes {
+            reps: (3, 7),
+            ops: (40_000, 400_000),
         };
-        println!(
-            "{:<44} {:>12} {:>12} {:>8}   (median of {} reps, ops per rep: {}, contended ops / 8 for ping-pong)",
-            "row", "spectrum ns", "tokio ns", "ratio", cfg.reps, cfg.ops
-        );
-        for row in rows() {
-            if let Some(f) = &cfg.filter {
-                if !row.name.to_lowercase().contains(f.as_str()) {
-                    continue;
-                }
-            }
-            let ops = if row.name.contains("ping-pong") {
-                cfg.ops / 8
+        let ops_for = |name: &str, ops: usize| {
+            if name.contains("ping-pong") {
+                ops / 8
             } else {
-                cfg.ops
-            };
-            // Warm up both, then alternate.
-            (row.spectrum)(ops / 10);
-            (row.tokio)(ops / 10);
-            let mut s = Vec::new();
-            let mut t = Vec::new();
-            for _ in 0..cfg.reps {
-                s.push((row.spectrum)(ops));
-                t.push((row.tokio)(ops));
+                ops
             }
-            let (s, t) = (median(s), median(t));
-            let ns = |d: Duration| d.as_nanos() as f64 / ops as f64;
-            println!(
-                "{:<44} {:>12.1} {:>12.1} {:>8.2}",
-                row.name,
-                ns(s),
-                ns(t),
-                ns(s) / ns(t)
-            );
-        }
+        };
+        crate::common::run(rows(), sizes, ops_for, ", contended ops / 8 for ping-pong");
     }
 }
 

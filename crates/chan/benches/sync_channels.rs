@@ -23,57 +23,17 @@
 //! Each runtime is built once and reused by every repetition.
 
 #[cfg(not(loom))]
+mod common;
+
+#[cfg(not(loom))]
 mod imp {
     use std::future::Future;
-    use std::pin::pin;
     use std::rc::Rc;
-    use std::task::{Context, Poll, Waker};
     use std::time::{Duration, Instant};
 
     use spectrum_chan::sync::{broadcast, watch};
 
-    const WORKERS: usize = 2;
-
-    struct Config {
-        reps: usize,
-        ops: usize,
-        filter: Option<String>,
-    }
-
-    /// Polls a future that must complete at once (nothing waits in uncontended rows).
-    #[inline(always)]
-    fn now<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("an uncontended operation waited"),
-        }
-    }
-
-    fn spectrum_rt() -> spectrum_rt::Runtime {
-        spectrum_rt::Runtime::builder()
-            .workers(WORKERS)
-            .build()
-            .unwrap()
-    }
-
-    fn tokio_rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
-    type Run = Box<dyn Fn(usize) -> Duration>;
-
-    /// A row: a name and two contestants, each running `ops` operations once and returning the
-    /// elapsed time.
-    struct Row {
-        name: String,
-        spectrum: Run,
-        tokio: Run,
-    }
+    use crate::common::{now, spectrum_rt, tokio_rt, Row, Sizes, WORKERS};
 
     /// `ops` values from one sender task to `n` receiver tasks of Spectrum's broadcast, on the
     /// executor `spawn` spawns onto; `block` waits for a future there.
@@ -388,59 +348,21 @@ mod imp {
         rows
     }
 
-    fn median(mut v: Vec<Duration>) -> Duration {
-        v.sort();
-        v[v.len() / 2]
-    }
-
     pub fn main() {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let quick = args.iter().any(|a| a == "--quick");
-        let filter = args
-            .iter()
-            .find(|a| !a.starts_with("--"))
-            .map(|s| s.to_lowercase());
-        let cfg = Config {
-            reps: if quick { 3 } else { 9 },
-            ops: if quick { 20_000 } else { 200_000 },
-            filter,
+        let sizes = Sizes {
+            reps: (3, 9),
+            ops: (20_000, 200_000),
         };
-        println!(
-            "{:<50} {:>12} {:>12} {:>8}   (median of {} reps, ops per rep: {}; tasks rows / 4, ping-pong / 8)",
-            "row", "spectrum ns", "tokio ns", "ratio", cfg.reps, cfg.ops
-        );
-        for row in rows() {
-            if let Some(f) = &cfg.filter {
-                if !row.name.to_lowercase().contains(f.as_str()) {
-                    continue;
-                }
-            }
-            let ops = if row.name.contains("ping-pong") {
-                cfg.ops / 8
-            } else if row.name.contains("tasks") {
-                cfg.ops / 4
+        let ops_for = |name: &str, ops: usize| {
+            if name.contains("ping-pong") {
+                ops / 8
+            } else if name.contains("tasks") {
+                ops / 4
             } else {
-                cfg.ops
-            };
-            // Warm up both, then alternate.
-            (row.spectrum)(ops / 10);
-            (row.tokio)(ops / 10);
-            let mut s = Vec::new();
-            let mut t = Vec::new();
-            for _ in 0..cfg.reps {
-                s.push((row.spectrum)(ops));
-                t.push((row.tokio)(ops));
+                ops
             }
-            let (s, t) = (median(s), median(t));
-            let ns = |d: Duration| d.as_nanos() as f64 / ops as f64;
-            println!(
-                "{:<50} {:>12.1} {:>12.1} {:>8.2}",
-                row.name,
-                ns(s),
-                ns(t),
-                ns(s) / ns(t)
-            );
-        }
+        };
+        crate::common::run(rows(), sizes, ops_for, "; tasks rows / 4, ping-pong / 8");
     }
 }
 
