@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{poll_once, poll_with, CountingWaker};
+use common::{poll_once, poll_with, CountingWaker, MaybeCancel, Rng};
 use futures::StreamExt;
 use spectrum_chan::sync::broadcast::{
     self, try_channel, CapacityError, Lagged, RecvError, SendError, TryRecvError, MAX_CAPACITY,
@@ -498,36 +497,6 @@ fn handles_are_send_and_sync() {
     fn send<T: Send>(_: &T) {}
     let (_tx, mut rx) = broadcast::channel::<u8>(1);
     send(&rx.recv());
-}
-
-/// Tiny xorshift for the stress runs (deterministic per seed).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// Polls `f` until it completes, but gives up on it (drops it) at a random pending poll:
-/// `None` then. A pending poll that is not given up on registers normally.
-struct MaybeCancel<F> {
-    f: Pin<Box<F>>,
-    rng: Rng,
-}
-
-impl<F: Future> Future for MaybeCancel<F> {
-    type Output = Option<F::Output>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.f.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending if self.rng.next() % 3 == 0 => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }
 
 /// The values a stress receiver saw: per-sender sequences strictly increasing, and

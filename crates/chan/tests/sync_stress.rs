@@ -4,32 +4,21 @@
 //! polled). Checks: never more holders than permits, every completed critical section counted
 //! exactly once, and every permit back at the end (none leaked, none made up).
 
+mod common;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use common::Rng;
 use spectrum_chan::sync::{Mutex, RwLock, Semaphore};
 
 const PERMITS: usize = 5;
 const THREADS: usize = 4;
 const TASKS: usize = 16;
 const ITERS: usize = 2_000;
-
-/// A small xorshift generator (deterministic per seed).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Polls `f` up to `polls` times with a no-op waker (sleeping a little between polls so that
 /// releases land in between), then drops it if it is still pending. `Some` if it completed.

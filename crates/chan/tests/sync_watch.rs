@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{poll_once, poll_with, CountingWaker};
+use common::{poll_once, poll_with, CountingWaker, MaybeCancel, Rng};
 use spectrum_chan::sync::watch::{self, RecvError, SendError};
 use spectrum_rt::{Runtime, Wait};
 
@@ -371,34 +370,6 @@ fn handles_are_send_and_sync() {
     let (_tx, mut rx) = watch::channel(0u8);
     send(&rx.changed());
     send(&rx.wait_for(|_| true));
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// Completes with `Some(output)`, or gives up (drops `f`, `None`) at a random pending poll.
-struct MaybeCancel<F> {
-    f: Pin<Box<F>>,
-    rng: Rng,
-}
-
-impl<F: Future> Future for MaybeCancel<F> {
-    type Output = Option<F::Output>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.f.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending if self.rng.next() % 3 == 0 => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }
 
 /// Each receiver loops on `changed` (randomly cancelled) and `borrow_and_update`: the values it

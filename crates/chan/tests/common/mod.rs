@@ -77,3 +77,38 @@ pub fn poll_with<F: Future + ?Sized>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::O
 pub fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
     poll_with(f, Waker::noop())
 }
+
+/// A small xorshift generator for the stress tests (deterministic per seed; the seed must not
+/// be 0).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Completes with `Some(output)`, or gives up on `f` (drops it: `None`) at a random pending
+/// poll, one in three. A pending poll that is not given up on has registered normally.
+pub struct MaybeCancel<F> {
+    pub f: Pin<Box<F>>,
+    pub rng: Rng,
+}
+
+impl<F: Future> Future for MaybeCancel<F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.f.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending if self.rng.next() % 3 == 0 => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
