@@ -7,6 +7,7 @@
 //! spawn look everything up once.
 
 use std::cell::Cell;
+use std::num::NonZeroU64;
 use std::ptr::NonNull;
 
 use crate::task::{Header, TaskId};
@@ -28,7 +29,7 @@ pub(crate) struct Context {
     /// How many `.wait()` calls this OS thread is parked in (nested waits count twice).
     pub(crate) parked_waits: Cell<u32>,
     /// Set by a scope around the spawns of its children: tasks record it as their scope.
-    pub(crate) spawn_scope: Cell<Option<u64>>,
+    pub(crate) spawn_scope: Cell<Option<NonZeroU64>>,
 }
 
 /// A context that can suspend the current flow of control while a future is pending: what a

@@ -46,6 +46,7 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -342,14 +343,15 @@ impl State {
 impl ScopeInner {
     /// Runs a spawn with this scope marked as the new task's scope (for dumps).
     fn spawn_member<R>(&self, spawn: impl FnOnce() -> R) -> R {
-        struct Restore(Option<u64>);
+        struct Restore(Option<NonZeroU64>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 crate::context::with(|cx| cx.spawn_scope.set(self.0));
             }
         }
         let _restore = Restore(crate::context::with(|cx| {
-            cx.spawn_scope.replace(Some(self.id))
+            // Scope ids start at 1.
+            cx.spawn_scope.replace(NonZeroU64::new(self.id))
         }));
         spawn()
     }

@@ -319,7 +319,7 @@ impl Shared {
             parent: cx.task_id(),
             born_ms: self.coarse_ms(),
             kind: TaskKind::Async,
-            scope: cx.spawn_scope.get().and_then(std::num::NonZeroU64::new),
+            scope: cx.spawn_scope.get(),
         };
         let shard = worker.map_or_else(shard_hint, |w| w.index) as u32;
         let id = crate::task::TaskId::next_in(cx);
@@ -344,10 +344,7 @@ impl Shared {
         location: &'static Location<'static>,
         kind: TaskKind,
     ) -> Meta {
-        let (parent, scope) = context::with(|cx| {
-            let scope = cx.spawn_scope.get().and_then(std::num::NonZeroU64::new);
-            (cx.task_id(), scope)
-        });
+        let (parent, scope) = context::with(|cx| (cx.task_id(), cx.spawn_scope.get()));
         Meta {
             location,
             name,

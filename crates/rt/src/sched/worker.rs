@@ -284,6 +284,24 @@ enum Next {
     Pinned(Notified<LocalSched>),
 }
 
+impl Next {
+    /// Polls the task, recording the poll in the worker's `progress` for the watchdog.
+    #[inline]
+    fn run(self, progress: &super::Progress) {
+        match self {
+            Next::Task(t) => {
+                progress.begin(t.header().id);
+                t.run();
+            }
+            Next::Pinned(t) => {
+                progress.begin(t.header().id);
+                t.run();
+            }
+        }
+        progress.end();
+    }
+}
+
 impl WorkerCx {
     /// Queues a task on this worker: the LIFO slot for a task just woken or spawned (its previous
     /// occupant moves to the ring), the back of the ring for a task that yielded. Gives the task
@@ -504,17 +522,7 @@ impl WorkerCx {
             }
         }
         let progress = &shared.remotes[self.index].progress;
-        match next {
-            Next::Task(t) => {
-                progress.begin(t.header().id);
-                t.run();
-            }
-            Next::Pinned(t) => {
-                progress.begin(t.header().id);
-                t.run();
-            }
-        }
-        progress.end();
+        next.run(progress);
         // Run what the task woke into the LIFO slots, a bounded number of times.
         let mut lifo_polls = 0;
         loop {
@@ -539,17 +547,7 @@ impl WorkerCx {
                 }
             };
             lifo_polls += 1;
-            match next {
-                Next::Task(t) => {
-                    progress.begin(t.header().id);
-                    t.run();
-                }
-                Next::Pinned(t) => {
-                    progress.begin(t.header().id);
-                    t.run();
-                }
-            }
-            progress.end();
+            next.run(progress);
         }
     }
 
