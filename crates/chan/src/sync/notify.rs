@@ -301,6 +301,18 @@ impl Notify {
         Err(())
     }
 
+    /// The `.wait()` fast path of a future not polled yet: takes a stored permit without
+    /// building a waker. True if it did (the future is then done).
+    #[cfg(not(loom))]
+    #[inline]
+    fn consume_before_wait(&self, w: &Waiter) -> bool {
+        if w.phase.get() == INIT && self.try_consume(w).is_some() {
+            w.phase.set(DONE);
+            return true;
+        }
+        false
+    }
+
     /// Protocol step 1 (lock-free).
     #[inline]
     fn try_consume(&self, w: &Waiter) -> Option<usize> {
@@ -490,11 +502,9 @@ impl Notified<'_> {
     /// [`spectrum_rt::Wait::wait`], the stored permit checked first.
     #[track_caller]
     pub fn wait(self) {
-        if self.w.phase.get() == INIT && self.notify.try_consume(&self.w).is_some() {
-            self.w.phase.set(DONE);
-            return;
+        if !self.notify.consume_before_wait(&self.w) {
+            spectrum_rt::Wait::wait(self)
         }
-        spectrum_rt::Wait::wait(self)
     }
 }
 
@@ -542,11 +552,9 @@ impl OwnedNotified {
     /// As [`Notified::wait`].
     #[track_caller]
     pub fn wait(self) {
-        if self.w.phase.get() == INIT && self.notify.try_consume(&self.w).is_some() {
-            self.w.phase.set(DONE);
-            return;
+        if !self.notify.consume_before_wait(&self.w) {
+            spectrum_rt::Wait::wait(self)
         }
-        spectrum_rt::Wait::wait(self)
     }
 }
 
