@@ -203,7 +203,7 @@ impl<T> Drop for ChanGuard<'_, T> {
         self.publish();
         // SAFETY: dropped once, here; the field is never used again.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        self.wakers.wake_all();
+        // `wakers` is dropped next, with the lock released: its drop wakes them.
     }
 }
 
@@ -447,7 +447,27 @@ impl<T> fmt::Debug for Chan<T> {
 /// Unlinks and claims the first live waiter of `q` that `want` accepts and that does not belong
 /// to `exclude` (a select never matches with itself). Waiters skipped for either reason stay
 /// linked, in order; stale ones met on the way are unlinked.
+#[inline]
 fn claim_first<T>(
+    q: &mut Queue<T>,
+    exclude: *const Signal,
+    want: impl Fn(Kind) -> bool,
+) -> Option<NonNull<Waiter<T>>> {
+    // The common case: the front waiter is live and wanted (one waiter, no select skipped).
+    let node = q.front()?;
+    // SAFETY: linked nodes are alive and armed (waiter module docs); we hold the lock.
+    let w = unsafe { node.as_ref() };
+    // SAFETY: as above: a linked node's signal is alive.
+    if w.signal_ptr() != exclude && want(w.kind()) && unsafe { w.signal() }.try_claim() {
+        q.pop_front();
+        return Some(node);
+    }
+    claim_first_slow(q, exclude, want)
+}
+
+/// `claim_first` past a front waiter that was skipped or stale.
+#[cold]
+fn claim_first_slow<T>(
     q: &mut Queue<T>,
     exclude: *const Signal,
     want: impl Fn(Kind) -> bool,

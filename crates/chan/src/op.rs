@@ -159,10 +159,16 @@ impl<T> Op<T> {
         // SAFETY: as in `parked`; the waiter is unlinked, so nobody else holds a reference.
         unsafe {
             let slot = &mut *self.parked.get();
-            slot.get_or_insert_with(|| Parked {
-                node: Waiter::new(self.kind),
-                signal: Signal::new(),
-            })
+            // Not `get_or_insert_with`: with it the compiler builds part of the new `Parked` on
+            // the stack and copies it with loads that straddle its stores (a store-forwarding
+            // stall, the hottest spot of a rendezvous hand-off in `perf`).
+            if slot.is_none() {
+                *slot = Some(Parked {
+                    node: Waiter::new(self.kind),
+                    signal: Signal::new(),
+                });
+            }
+            slot.as_ref().unwrap_unchecked()
         }
     }
 
@@ -201,7 +207,8 @@ impl<T> Op<T> {
         // fails: a counterpart that completes the node meanwhile then finds no waker and makes
         // no wake-up system call.
         if !thread {
-            p.signal.register(cx.waker());
+            // SAFETY: unlinked (per the caller), and linked below under the lock `g`.
+            unsafe { p.signal.register_unlinked(cx.waker()) };
         }
         p.node.arm(&p.signal, 0);
         p.node.start_clock();
@@ -225,7 +232,13 @@ impl<T> Op<T> {
 
     /// Polls a parked node; `Ready` once a counterpart completed it.
     fn poll_parked(&self, chan: &Chan<T>, cx: &Context<'_>) -> Poll<()> {
-        self.linked_parts().signal.register(cx.waker());
+        let signal = &self.linked_parts().signal;
+        // Woken because a counterpart completed the node (the usual reason to be polled): no
+        // waker to register, which would clone one only to drop it unused.
+        if let Check::Done(_) = signal.check() {
+            return self.finish_parked(chan, cx, false);
+        }
+        signal.register(cx.waker());
         self.finish_parked(chan, cx, spin_allowed())
     }
 

@@ -86,6 +86,21 @@ impl Signal {
         self.waker.register(waker);
     }
 
+    /// Registers the owner's waker while none of the signal's nodes is linked (so no
+    /// counterpart can reach it): plain accesses, published by the channel lock that links the
+    /// node.
+    ///
+    /// # Safety
+    ///
+    /// No node of this signal is linked, and the caller links one only under a channel lock
+    /// (whose release publishes the waker to the counterpart that acquires it).
+    #[inline]
+    pub(crate) unsafe fn register_unlinked(&self, waker: &Waker) {
+        // SAFETY: unreachable by others until linked under the lock, per the caller; `take`
+        // runs only on claimed (linked) nodes, so the waker's state is WAITING.
+        unsafe { self.waker.register_unshared(waker) };
+    }
+
     /// Back to `WAITING`. Only the owner calls it, and only while none of its nodes is linked.
     #[inline]
     pub(crate) fn reset(&self) {

@@ -115,6 +115,27 @@ impl AtomicWaker {
         }
     }
 
+    /// Registers `waker` with plain memory accesses: for a slot no other thread can reach yet
+    /// (its owner is about to publish it, e.g. by linking it into a queue under a lock whose
+    /// release then publishes the waker too).
+    ///
+    /// # Safety
+    ///
+    /// No other thread accesses this `AtomicWaker` until the caller publishes it with a
+    /// Release/Acquire pair (or a lock), and no `take` left it mid-way (the state is WAITING).
+    #[inline]
+    pub unsafe fn register_unshared(&self, waker: &Waker) {
+        // Relaxed: the caller guarantees exclusive access; this is a sanity check.
+        debug_assert_eq!(self.state.load(Relaxed), WAITING);
+        // SAFETY: exclusive access per the caller.
+        self.waker.with_mut(|slot| unsafe {
+            match &*slot {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        });
+    }
+
     /// Wakes the registered waker, if any.
     pub fn wake(&self) {
         if let Some(w) = self.take() {
@@ -131,7 +152,11 @@ impl AtomicWaker {
             WAITING => {
                 // SAFETY: we moved the state from WAITING to WAKING: we own `waker`.
                 let w = self.waker.with_mut(|slot| unsafe { (*slot).take() });
-                // Release: pairs with the Acquire CAS in `register`.
+                // Release: pairs with the Acquire CAS in `register`. A read-modify-write, not a
+                // plain store of WAITING: another taker's `fetch_or(WAKING)` meanwhile (which
+                // then leaves the waking to us) must stay in the release sequence the next
+                // registrant acquires, or that registrant could miss what the other taker
+                // published (loom's `two_wakers_and_reregistration` finds it).
                 self.state.fetch_and(!WAKING, Release);
                 w
             }
