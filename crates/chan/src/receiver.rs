@@ -198,11 +198,14 @@ impl<T> Recv<'_, T> {
     #[cfg(not(loom))]
     #[track_caller]
     #[inline]
-    pub fn wait(self) -> Result<T, RecvError> {
+    pub fn wait(mut self) -> Result<T, RecvError> {
         if let Some(v) = self.op.recv_now(self.chan) {
             return Ok(v);
         }
-        spectrum_rt::Wait::wait(self)
+        // Pinned in place, as in `Send::wait`.
+        // SAFETY: `self` is a local that is never moved again: it stays in place until it is
+        // dropped at the end of this function.
+        spectrum_rt::wait::wait_pinned(unsafe { Pin::new_unchecked(&mut self) })
     }
 }
 

@@ -233,11 +233,15 @@ impl<T> Send<'_, T> {
     #[cfg(not(loom))]
     #[track_caller]
     #[inline]
-    pub fn wait(self) -> Result<(), SendError<T>> {
+    pub fn wait(mut self) -> Result<(), SendError<T>> {
         if self.op.send_now(self.chan) {
             return Ok(());
         }
-        spectrum_rt::Wait::wait(self)
+        // Pinned where it is, not moved into `Wait::wait`'s own pinned slot (a copy of the
+        // whole future per blocking send, measurable in a fiber's ping-pong).
+        // SAFETY: `self` is a local that is never moved again: it stays in place until it is
+        // dropped at the end of this function.
+        spectrum_rt::wait::wait_pinned(unsafe { Pin::new_unchecked(&mut self) })
     }
 }
 
