@@ -320,6 +320,35 @@ impl<T> Chan<T> {
         self.buf.push(value, false)
     }
 
+    /// How many free slots an OS thread spinning on a full ring waits for before it pushes
+    /// again: half the ring, at most 32 (1 for other buffers).
+    ///
+    /// A sender that retries as soon as one slot frees reads the very slot and `head` the
+    /// receiver is writing, on every retry, so each value crosses between the two cores'
+    /// caches with two more lines than it needs; waiting for a batch lets the receiver drain
+    /// alone for a while and the sender then fill alone (kanal gets the same effect by
+    /// sleeping in its lock). On the 2-core VM: threads SPSC bounded(1024) 30 -> 13 ns a
+    /// message, MPMC 4x4 0.45x -> 1.5x kanal. Only the spin before parking uses it; a parked
+    /// sender is still served slot by slot, and receivers never wait for a batch (that would
+    /// add latency to a lone message).
+    #[inline]
+    pub(crate) fn refill_batch(&self) -> usize {
+        match &self.buf {
+            Buf::Ring(_) => (self.cap / 2).min(32),
+            _ => 1,
+        }
+    }
+
+    /// `push_fast` once the buffer has room for `batch` values (`len` reads both counters,
+    /// so this costs two loads more than a push); `Full` before that.
+    #[inline]
+    pub(crate) fn push_fast_after(&self, batch: usize, value: T) -> Result<(), Push<T>> {
+        if batch > 1 && self.buf.len() + batch > self.cap {
+            return Err(Push::Full(value));
+        }
+        self.buf.push(value, false)
+    }
+
     /// Receive step 1: the lock-free pop.
     #[inline(always)]
     pub(crate) fn pop_fast(&self) -> Result<T, Pop> {

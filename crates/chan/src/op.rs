@@ -460,17 +460,21 @@ impl<T> Op<T> {
             Push::Slow(v) => v,
             Push::Full(v) | Push::Busy(v) if spin_before_parking(thread) => {
                 let mut v = Some(v);
-                let sent = spin_until(|| match chan.push_fast(v.take().expect("unsent")) {
-                    Ok(()) => Some(true),
-                    Err(Push::Slow(x)) => {
-                        v = Some(x);
-                        Some(false)
-                    }
-                    Err(Push::Full(x) | Push::Busy(x)) => {
-                        v = Some(x);
-                        None
-                    }
-                });
+                let batch = chan.refill_batch();
+                let sent =
+                    spin_until(
+                        || match chan.push_fast_after(batch, v.take().expect("unsent")) {
+                            Ok(()) => Some(true),
+                            Err(Push::Slow(x)) => {
+                                v = Some(x);
+                                Some(false)
+                            }
+                            Err(Push::Full(x) | Push::Busy(x)) => {
+                                v = Some(x);
+                                None
+                            }
+                        },
+                    );
                 if sent == Some(true) {
                     coop.made_progress();
                     return Poll::Ready(Ok(()));
