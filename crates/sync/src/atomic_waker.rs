@@ -78,12 +78,8 @@ impl AtomicWaker {
         {
             Ok(_) => {
                 // SAFETY: state is REGISTERING and we set it: we own `waker` until we leave it.
-                self.waker.with_mut(|slot| unsafe {
-                    match &*slot {
-                        Some(old) if old.will_wake(waker) => {}
-                        _ => *slot = Some(waker.clone()),
-                    }
-                });
+                self.waker
+                    .with_mut(|slot| store(unsafe { &mut *slot }, waker));
                 // AcqRel: Release publishes the stored waker to the next taker (pairs with the
                 // Acquire of `take`'s `fetch_or`); Acquire on failure pairs with that same
                 // `fetch_or` so we see what the concurrent waker published before it set WAKING.
@@ -128,12 +124,8 @@ impl AtomicWaker {
         // Relaxed: the caller guarantees exclusive access; this is a sanity check.
         debug_assert_eq!(self.state.load(Relaxed), WAITING);
         // SAFETY: exclusive access per the caller.
-        self.waker.with_mut(|slot| unsafe {
-            match &*slot {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
-            }
-        });
+        self.waker
+            .with_mut(|slot| store(unsafe { &mut *slot }, waker));
     }
 
     /// Wakes the registered waker, if any.
@@ -162,6 +154,16 @@ impl AtomicWaker {
             }
             _ => None,
         }
+    }
+}
+
+/// Stores `waker` in a slot its caller owns, keeping the stored one when it wakes the same task
+/// (no clone, no drop).
+#[inline]
+fn store(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(old) if old.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
     }
 }
 
