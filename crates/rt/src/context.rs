@@ -65,6 +65,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
 
 impl Context {
     /// The id of the task being polled, if any.
+    #[inline]
     pub(crate) fn task_id(&self) -> Option<TaskId> {
         // SAFETY: the pointer is set only for the duration of a task's poll (or cancellation),
         // during which the poller holds a reference.
@@ -116,6 +117,7 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
 /// assert_eq!(handle.await.unwrap(), Some(id));
 /// # });
 /// ```
+#[inline]
 pub fn task_id() -> Option<TaskId> {
     with(Context::task_id)
 }

@@ -434,8 +434,9 @@ impl Builder {
     }
 
     /// How often the watchdog thread looks for tasks that wait for each other in a cycle through
-    /// Spectrum's primitives (locks, joins, asks; see [`crate::waitgraph`]) and reports each new
-    /// cycle once as [`Diagnostic::Deadlock`]; `None` turns the check off. Default: every second.
+    /// Spectrum's primitives (locks, joins, asks, channels; see [`crate::waitgraph`]) and reports
+    /// each new cycle once as [`Diagnostic::Deadlock`] (a probable one, through a channel, once
+    /// two checks in a row have seen it); `None` turns the check off. Default: every second.
     /// It costs nothing while no primitive has ever made a task wait; otherwise each check
     /// lists the live tasks once. Values below 10 ms are raised to 10 ms.
     pub fn detect_deadlocks(mut self, every: Option<Duration>) -> Self {

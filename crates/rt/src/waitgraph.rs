@@ -4,7 +4,8 @@
 //! Every task that waits on a Spectrum primitive leaves a note ([`WaitOn`]). A note says *what*
 //! the task waits on; to know *whom* it waits for, the primitive is asked. Primitives that can
 //! name the tasks that must act before their waiters can go on (a lock names its holder, an actor
-//! names the task that runs it) register a [`Holders`] with [`register`] the first time a task
+//! names the task that runs it, a channel the tasks that last used its other side's handles)
+//! register a [`Holders`] with [`register`] the first time a task
 //! has to wait on them, and drop the returned [`Registration`] when they go away; a join names
 //! its task without registering. The graph is then built only when someone asks for it (a dump,
 //! or the periodic check of [`Builder::detect_deadlocks`](crate::Builder::detect_deadlocks)):
@@ -14,6 +15,14 @@
 //! awaited task) and *likely* when it is a best guess (a channel can name the tasks that last
 //! used its other side, but a handle may have moved since). A cycle of certain edges is a
 //! deadlock; a cycle with a likely edge is reported as a probable one.
+//!
+//! Most waits need *every* holder to act (a writer waits for all readers of a read-write lock);
+//! a channel waiter needs only *one* of them (any sender can send). A primitive says which with
+//! [`Holders::any_of`]. So a task is stuck only if one of its holders is stuck (waits on all) or
+//! every one of them is (waits on any); [`cycles`] first narrows the graph to the stuck tasks
+//! (the greatest set closed under those two rules) and looks for cycles among them only: a
+//! receiver whose channel has two senders, one of them blocked in a cycle with it and one free
+//! to send, is not reported.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,6 +43,12 @@ pub struct Holder {
 pub trait Holders: Send + Sync {
     /// Appends the tasks that hold this primitive (its waiters wait for them).
     fn holders(&self, out: &mut Vec<Holder>);
+
+    /// True if a waiter can go on once *any one* of the holders acts (a channel: any sender may
+    /// send), false if it needs all of them (a lock's holders must all release). Default: all.
+    fn any_of(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps a primitive in the graph; dropping it takes the primitive out.
@@ -110,6 +125,9 @@ pub struct Edge {
     pub via: WaitOn,
     /// Whether the primitive knows `to` must act (see [`Holder::certain`]).
     pub certain: bool,
+    /// True if `from` can go on once any one of its edges' targets acts, false if it needs all
+    /// of them (see [`Holders::any_of`]); the same on every edge out of one task.
+    pub any: bool,
 }
 
 /// A cycle in the wait-for graph: every task in it waits for the next.
@@ -176,6 +194,7 @@ pub fn edges(waiting: impl IntoIterator<Item = (TaskId, WaitOn)>) -> Vec<Edge> {
                 to: TaskId::from_raw(task),
                 via,
                 certain: true,
+                any: false,
             });
             continue;
         }
@@ -185,23 +204,60 @@ pub fn edges(waiting: impl IntoIterator<Item = (TaskId, WaitOn)>) -> Vec<Edge> {
         let Some(target) = target else { continue };
         holders.clear();
         target.holders(&mut holders);
+        let any = target.any_of();
         out.extend(holders.iter().map(|h| Edge {
             from,
             to: h.task,
             via,
             certain: h.certain,
+            any,
         }));
     }
     out
 }
 
-/// The cycles of a graph given by its edges: one cycle per strongly connected component that
-/// has one (Tarjan's algorithm, iterative), shortest first within the component's edges found by
-/// a walk from its smallest task.
+/// The stuck tasks of a graph (module docs): start from every task with an edge and drop, until
+/// nothing changes, each task that waits on all its targets but has none left, or waits on any
+/// of them and has one that was dropped.
+fn stuck(edges: &[Edge]) -> std::collections::HashSet<u64> {
+    let mut out: HashMap<u64, Vec<&Edge>> = HashMap::new();
+    for e in edges {
+        out.entry(e.from.as_u64()).or_default().push(e);
+    }
+    let mut stuck: std::collections::HashSet<u64> = out.keys().copied().collect();
+    loop {
+        let free: Vec<u64> = stuck
+            .iter()
+            .copied()
+            .filter(|v| {
+                let list = &out[v];
+                let mut targets = list.iter().map(|e| stuck.contains(&e.to.as_u64()));
+                if list.first().is_some_and(|e| e.any) {
+                    !targets.all(|s| s)
+                } else {
+                    !targets.any(|s| s)
+                }
+            })
+            .collect();
+        if free.is_empty() {
+            return stuck;
+        }
+        for v in free {
+            stuck.remove(&v);
+        }
+    }
+}
+
+/// The cycles of a graph given by its edges: one cycle per strongly connected component of the
+/// stuck tasks (module docs) that has one (Tarjan's algorithm, iterative), shortest first
+/// within the component's edges found by a walk from its smallest task.
 pub fn cycles(edges: &[Edge]) -> Vec<Cycle> {
+    let stuck = stuck(edges);
     let mut out_edges: HashMap<u64, Vec<&Edge>> = HashMap::new();
     for e in edges {
-        out_edges.entry(e.from.as_u64()).or_default().push(e);
+        if stuck.contains(&e.from.as_u64()) && stuck.contains(&e.to.as_u64()) {
+            out_edges.entry(e.from.as_u64()).or_default().push(e);
+        }
     }
     for list in out_edges.values_mut() {
         // Certain edges first, so a walk prefers them.
@@ -319,7 +375,40 @@ mod tests {
             to: TaskId::from_raw(to),
             via: WaitOn::Lock { lock: to * 100 },
             certain,
+            any: false,
         }
+    }
+
+    /// An edge of a wait that needs any one of its targets (a channel receive).
+    fn any_edge(from: u64, to: u64) -> Edge {
+        Edge {
+            via: WaitOn::ChannelRecv { channel: from },
+            any: true,
+            ..edge(from, to, false)
+        }
+    }
+
+    #[test]
+    fn a_wait_on_any_is_stuck_only_if_every_target_is() {
+        // 1 and 2 receive from each other's channels; 1's channel has a second sender, 3, which
+        // waits on a timer (no edge): 1 can still go on, so there is no deadlock.
+        let g = [any_edge(1, 2), any_edge(1, 3), any_edge(2, 1)];
+        assert!(cycles(&g).is_empty());
+        // Once 3 waits for 2 as well, all three are stuck.
+        let g = [
+            any_edge(1, 2),
+            any_edge(1, 3),
+            any_edge(2, 1),
+            edge(3, 2, true),
+        ];
+        let c = cycles(&g);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].key(), vec![1, 2]);
+        assert!(!c[0].is_certain());
+        // A wait on all of its targets is stuck as soon as one of them is: 4 waits for a free
+        // task (5) and for 6, which waits for 4.
+        let g = [edge(4, 5, true), edge(4, 6, true), edge(6, 4, true)];
+        assert_eq!(cycles(&g)[0].key(), vec![4, 6]);
     }
 
     #[test]

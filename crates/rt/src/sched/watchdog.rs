@@ -58,6 +58,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
     let mut deadlocks = DeadlockCheck {
         last: start,
         reported: HashSet::new(),
+        probable: HashSet::new(),
     };
     let mut watches = vec![
         Watch {
@@ -164,6 +165,10 @@ struct DeadlockCheck {
     last: Instant,
     /// Cycles already reported (their sorted task ids).
     reported: HashSet<Vec<u64>>,
+    /// Probable cycles (with a likely edge) seen by the previous check: one is reported only
+    /// when the next check still sees it, so a guess about a channel handle that has just moved
+    /// to a busy task does not report a deadlock that resolves itself a moment later.
+    probable: HashSet<Vec<u64>>,
 }
 
 impl DeadlockCheck {
@@ -182,8 +187,14 @@ impl DeadlockCheck {
         // Forget cycles that are gone, so a new one among the same tasks is reported again.
         let live: HashSet<Vec<u64>> = cycles.iter().map(crate::waitgraph::Cycle::key).collect();
         self.reported.retain(|k| live.contains(k));
+        let seen_before = core::mem::take(&mut self.probable);
         for cycle in cycles {
-            if !self.reported.insert(cycle.key()) {
+            let key = cycle.key();
+            if !cycle.is_certain() && !seen_before.contains(&key) {
+                self.probable.insert(key);
+                continue;
+            }
+            if !self.reported.insert(key) {
                 continue;
             }
             let members: Vec<_> = cycle

@@ -66,7 +66,7 @@ pub use join::{AbortHandle, JoinHandle};
 pub use list::{TaskInfo, TaskState};
 #[cfg(not(loom))]
 pub use spawn::{block_in_place, spawn, spawn_blocking, spawn_local, yield_now, Builder, YieldNow};
-pub use wait_on::{note_wait, WaitOn};
+pub use wait_on::{note_wait, note_wait_by, WaitOn};
 
 pub(crate) use id::{Meta, TaskName};
 pub(crate) use list::Registry;

@@ -71,6 +71,12 @@ pub enum WaitOn {
         /// The file descriptor.
         fd: u64,
     },
+    /// A `select` over several channel operations (the wait-for graph follows none of them: a
+    /// note has room for one object).
+    Select {
+        /// How many cases the select waits on.
+        cases: u64,
+    },
 }
 
 const PAYLOAD_BITS: u32 = 56;
@@ -90,6 +96,7 @@ impl WaitOn {
             WaitOn::Mailbox { actor } => (9, actor),
             WaitOn::Io { fd } => (10, fd),
             WaitOn::Reply { actor } => (11, actor),
+            WaitOn::Select { cases } => (12, cases),
         };
         (kind << PAYLOAD_BITS) | (payload & PAYLOAD_MASK)
     }
@@ -108,15 +115,16 @@ impl WaitOn {
             9 => WaitOn::Mailbox { actor: p },
             10 => WaitOn::Io { fd: p },
             11 => WaitOn::Reply { actor: p },
+            12 => WaitOn::Select { cases: p },
             _ => return None,
         })
     }
 
     /// The id of the object waited on (channel, lock, task, ...), for wait-for graphs; `None` for
-    /// timers.
+    /// timers and selects.
     pub fn object(&self) -> Option<u64> {
         match *self {
-            WaitOn::Timer { .. } => None,
+            WaitOn::Timer { .. } | WaitOn::Select { .. } => None,
             WaitOn::ChannelRecv { channel } | WaitOn::ChannelSend { channel } => Some(channel),
             WaitOn::Lock { lock } => Some(lock),
             WaitOn::Semaphore { semaphore } => Some(semaphore),
@@ -142,6 +150,7 @@ impl WaitOn {
             WaitOn::Mailbox { .. } => "mailbox",
             WaitOn::Reply { .. } => "reply",
             WaitOn::Io { .. } => "io",
+            WaitOn::Select { .. } => "select",
         }
     }
 
@@ -170,6 +179,7 @@ impl fmt::Display for WaitOn {
             WaitOn::Mailbox { actor } => write!(f, "its mailbox (actor #{actor})"),
             WaitOn::Reply { actor } => write!(f, "actor #{actor}"),
             WaitOn::Io { fd } => write!(f, "socket fd {fd}"),
+            WaitOn::Select { cases } => write!(f, "select over {cases} cases"),
         }
     }
 }
@@ -186,6 +196,22 @@ pub fn note_wait(on: WaitOn) {
             header.waiting.store(on.pack(), Relaxed);
         }
     });
+}
+
+/// As [`note_wait`], and returns the current task's id as a number (0 outside a task): one
+/// look-up for a primitive that also records which task used it.
+#[inline]
+pub fn note_wait_by(on: WaitOn) -> u64 {
+    crate::context::with(|cx| match cx.current_task.get() {
+        Some(task) => {
+            // SAFETY: as in `note_wait`.
+            let header = unsafe { task.as_ref() };
+            // Relaxed: as in `note_wait`.
+            header.waiting.store(on.pack(), Relaxed);
+            header.id.as_u64()
+        }
+        None => 0,
+    })
 }
 
 #[cfg(all(test, not(loom)))]
@@ -210,6 +236,7 @@ mod tests {
             WaitOn::Mailbox { actor: 6 },
             WaitOn::Reply { actor: 8 },
             WaitOn::Io { fd: 4 },
+            WaitOn::Select { cases: 3 },
         ] {
             assert_eq!(WaitOn::unpack(w.pack()), Some(w));
         }
