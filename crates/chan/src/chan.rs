@@ -154,6 +154,8 @@ pub(crate) struct Chan<T> {
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
     pub(crate) stats: Stats,
+    /// Id, wait notes and handle users for the guardrails (`owners` module).
+    pub(crate) diag: crate::owners::ChanDiag,
 }
 
 // SAFETY: the waiter pointers in the queues are only dereferenced under `inner`'s lock (module
@@ -226,7 +228,11 @@ impl Stats {
         };
         // Relaxed: independent diagnostic counters; no other memory depends on them.
         waits.fetch_add(1, Relaxed);
-        total.fetch_add(nanos, Relaxed);
+        // Most waits in a busy program are shorter than the coarse clock's tick and measure 0
+        // (`clock` module): no read-modify-write for them.
+        if nanos != 0 {
+            total.fetch_add(nanos, Relaxed);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> crate::ChannelStats {
@@ -283,6 +289,7 @@ impl<T> Chan<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             stats: Stats::default(),
+            diag: crate::owners::ChanDiag::new(),
         }
     }
 
@@ -585,6 +592,12 @@ fn any(_: Kind) -> bool {
 }
 
 impl<'a, T> ChanGuard<'a, T> {
+    /// The channel's guardrail bookkeeping (`owners` module).
+    #[inline]
+    pub(crate) fn diag(&self) -> &'a crate::owners::ChanDiag {
+        &self.chan.diag
+    }
+
     /// Wraps a held lock.
     #[inline]
     fn new(chan: &'a Chan<T>, guard: Guard<'a, Inner<T>>) -> ChanGuard<'a, T> {

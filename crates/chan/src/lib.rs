@@ -84,6 +84,7 @@ mod error;
 mod lock;
 mod macros;
 mod op;
+mod owners;
 mod rand;
 mod receiver;
 mod select;
@@ -161,7 +162,13 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 fn channel<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(chan::Chan::new(cap));
-    (Sender { chan: chan.clone() }, Receiver::new(chan))
+    (
+        Sender {
+            chan: chan.clone(),
+            tag: crate::owners::Tag::new(),
+        },
+        Receiver::new(chan),
+    )
 }
 
 /// Time spent blocked on one channel, for diagnostics ([`Sender::stats`], [`Receiver::stats`]).

@@ -25,6 +25,7 @@ use spectrum_sync::Backoff;
 use crate::buf::{Pop, Push};
 use crate::chan::{Chan, ChanGuard, RecvFail, SendFail};
 use crate::error::{RecvError, SendError, TrySendError};
+use crate::owners::{Side, Tag};
 use crate::waiter::{Check, Kind, Signal, Waiter, OUTCOME_GRANTED};
 
 /// True if the caller may spin briefly before parking: an OS thread blocked in `.wait()` (not
@@ -194,6 +195,7 @@ impl<T> Op<T> {
         &self,
         g: &mut ChanGuard<'_, T>,
         value: Option<T>,
+        tag: Option<&Tag>,
         cx: &Context<'_>,
         thread: bool,
     ) {
@@ -216,6 +218,8 @@ impl<T> Op<T> {
         // the channel is open (or, for a receive, a value is still being written).
         unsafe { g.link(self.node_ptr()) };
         self.linked.set(true);
+        // The task dump's note, and the handle's user for the wait-for graph (`owners`).
+        g.diag().parked(self.kind, tag);
     }
 
     /// Right after parking: a thread spins briefly on the signal (the counterpart is likely
@@ -239,10 +243,16 @@ impl<T> Op<T> {
             return self.finish_parked(chan, cx, false);
         }
         signal.register(cx.waker());
-        self.finish_parked(chan, cx, spin_allowed())
+        let res = self.finish_parked(chan, cx, spin_allowed());
+        if res.is_pending() {
+            // Still parked: the poll cleared the task's wait note, leave it again.
+            chan.diag.note_parked(self.kind);
+        }
+        res
     }
 
     /// `poll_parked` after registering the waker.
+    #[inline]
     fn finish_parked(&self, chan: &Chan<T>, cx: &Context<'_>, thread: bool) -> Poll<()> {
         let p = self.linked_parts();
         match p.signal.check() {
@@ -348,6 +358,7 @@ impl<T> Op<T> {
     pub(crate) fn poll_recv(
         &self,
         chan: &Chan<T>,
+        tag: &Tag,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, RecvError>> {
         let coop = ready!(coop::poll_proceed(cx));
@@ -392,6 +403,9 @@ impl<T> Op<T> {
             match res {
                 Ok(v) => {
                     drop(g);
+                    // Done through the lock (often: by completing a parked sender), so not
+                    // recorded by `park`: record who uses the handle (`owners`).
+                    chan.diag.used(Side::Receivers, tag);
                     coop.made_progress();
                     return Poll::Ready(Ok(v));
                 }
@@ -402,7 +416,7 @@ impl<T> Op<T> {
                 }
                 Err(RecvFail::Empty) => {
                     // SAFETY: `self` is pinned inside its future; `g` is its channel's lock.
-                    unsafe { self.park(&mut g, None, cx, thread) };
+                    unsafe { self.park(&mut g, None, Some(tag), cx, thread) };
                     break;
                 }
                 Err(RecvFail::Busy) => {
@@ -433,6 +447,7 @@ impl<T> Op<T> {
     pub(crate) fn poll_send(
         &self,
         chan: &Chan<T>,
+        tag: &Tag,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
         let coop = ready!(coop::poll_proceed(cx));
@@ -499,6 +514,8 @@ impl<T> Op<T> {
             match res {
                 Ok(()) => {
                     drop(g);
+                    // As in `poll_recv`.
+                    chan.diag.used(Side::Senders, tag);
                     coop.made_progress();
                     return Poll::Ready(Ok(()));
                 }
@@ -509,7 +526,7 @@ impl<T> Op<T> {
                 }
                 Err(SendFail::Full(v)) => {
                     // SAFETY: pinned, unlinked, and `g` is its channel's lock.
-                    unsafe { self.park(&mut g, Some(v), cx, thread) };
+                    unsafe { self.park(&mut g, Some(v), Some(tag), cx, thread) };
                     break;
                 }
                 Err(SendFail::Busy(x)) => {
@@ -543,6 +560,7 @@ impl<T> Op<T> {
     pub(crate) fn poll_reserve(
         &self,
         chan: &Chan<T>,
+        tag: &Tag,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<()>>> {
         let coop = ready!(coop::poll_proceed(cx));
@@ -566,11 +584,15 @@ impl<T> Op<T> {
             }
         }
         let res = match res {
-            Ok(()) => Poll::Ready(Ok(())),
+            Ok(()) => {
+                // As in `poll_recv`.
+                chan.diag.used(Side::Senders, tag);
+                Poll::Ready(Ok(()))
+            }
             Err(TrySendError::Closed(())) => Poll::Ready(Err(SendError(()))),
             Err(TrySendError::Full(())) => {
                 // SAFETY: pinned, and `g` is its channel's lock.
-                unsafe { self.park(&mut g, None, cx, thread) };
+                unsafe { self.park(&mut g, None, Some(tag), cx, thread) };
                 Poll::Pending
             }
         };
@@ -601,7 +623,7 @@ impl<T> Op<T> {
             return Poll::Ready(());
         }
         // SAFETY: pinned, and `g` is its channel's lock.
-        unsafe { self.park(&mut g, None, cx, thread) };
+        unsafe { self.park(&mut g, None, None, cx, thread) };
         drop(g);
         self.settle(chan, cx, thread)
     }

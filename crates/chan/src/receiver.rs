@@ -11,6 +11,7 @@ use spectrum_sync::Arc;
 use crate::chan::Chan;
 use crate::error::{RecvError, TryRecvError};
 use crate::op::{Op, Withdrawn};
+use crate::owners::{Side, Tag};
 use crate::waiter::Kind;
 use crate::ChannelStats;
 
@@ -22,6 +23,8 @@ pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
     /// The parked receive of `poll_next`, allocated on first use and reused.
     stream: Exclusive<Option<Pin<Box<Op<T>>>>>,
+    /// The task that last used this handle (`owners` module).
+    pub(crate) tag: Tag,
 }
 
 impl<T> Receiver<T> {
@@ -29,7 +32,14 @@ impl<T> Receiver<T> {
         Receiver {
             chan,
             stream: Exclusive(None),
+            tag: Tag::new(),
         }
+    }
+
+    /// Records the current task as this handle's last user (`owners` module).
+    #[inline]
+    pub(crate) fn used(&self) {
+        self.chan.diag.used(Side::Receivers, &self.tag);
     }
 
     /// Receives a value, waiting while the channel is empty.
@@ -53,7 +63,7 @@ impl<T> Receiver<T> {
     /// goes to the next waiting receiver, or back to the front of the buffer.
     pub fn recv(&self) -> Recv<'_, T> {
         Recv {
-            chan: &self.chan,
+            rx: self,
             op: Op::new(Kind::Recv),
         }
     }
@@ -121,6 +131,13 @@ impl<T> Receiver<T> {
         self.chan.stats.snapshot()
     }
 
+    /// The channel's id, as task dumps and deadlock reports name it (`recv on channel #3`).
+    /// Both halves of a channel have the same id; no two channels share one.
+    #[cfg(not(loom))]
+    pub fn id(&self) -> u64 {
+        self.chan.diag.id()
+    }
+
     /// True if both handles belong to the same channel.
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
@@ -131,12 +148,14 @@ impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         // Relaxed: see `Sender::clone`.
         self.chan.receivers.fetch_add(1, Relaxed);
+        self.chan.diag.made(Side::Receivers);
         Receiver::new(self.chan.clone())
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        self.chan.diag.dropped(Side::Receivers, &self.tag);
         if let Some(op) = self.stream.0.take() {
             if op.withdraw(&self.chan) == Withdrawn::Completed {
                 if let Some(v) = op.take_value() {
@@ -176,14 +195,14 @@ impl<T> futures_core::Stream for Receiver<T> {
             .stream
             .0
             .get_or_insert_with(|| Box::pin(Op::new(Kind::Recv)));
-        op.poll_recv(&me.chan, cx).map(Result::ok)
+        op.poll_recv(&me.chan, &me.tag, cx).map(Result::ok)
     }
 }
 
 /// Future of [`Receiver::recv`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Recv<'a, T> {
-    chan: &'a Chan<T>,
+    rx: &'a Receiver<T>,
     op: Op<T>,
 }
 
@@ -199,7 +218,7 @@ impl<T> Recv<'_, T> {
     #[track_caller]
     #[inline]
     pub fn wait(mut self) -> Result<T, RecvError> {
-        if let Some(v) = self.op.recv_now(self.chan) {
+        if let Some(v) = self.op.recv_now(&self.rx.chan) {
             return Ok(v);
         }
         // Pinned in place, as in `Send::wait`.
@@ -214,15 +233,15 @@ impl<T> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.into_ref().get_ref();
-        me.op.poll_recv(me.chan, cx)
+        me.op.poll_recv(&me.rx.chan, &me.rx.tag, cx)
     }
 }
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
-        if self.op.withdraw(self.chan) == Withdrawn::Completed {
+        if self.op.withdraw(&self.rx.chan) == Withdrawn::Completed {
             if let Some(v) = self.op.take_value() {
-                self.chan.return_value(v);
+                self.rx.chan.return_value(v);
             }
         }
     }

@@ -12,6 +12,7 @@ use spectrum_sync::Arc;
 use crate::chan::Chan;
 use crate::error::{SendError, TrySendError};
 use crate::op::{Op, Withdrawn};
+use crate::owners::{Side, Tag};
 use crate::waiter::Kind;
 use crate::ChannelStats;
 
@@ -19,6 +20,8 @@ use crate::ChannelStats;
 /// one is dropped (or on [`close`](Sender::close)).
 pub struct Sender<T> {
     pub(crate) chan: Arc<Chan<T>>,
+    /// The task that last used this handle (`owners` module).
+    pub(crate) tag: Tag,
 }
 
 impl<T> Sender<T> {
@@ -45,7 +48,7 @@ impl<T> Sender<T> {
     /// To keep the value across cancellation, [`reserve`](Sender::reserve) a slot first.
     pub fn send(&self, value: T) -> Send<'_, T> {
         Send {
-            chan: &self.chan,
+            tx: self,
             op: Op::with_value(value),
         }
     }
@@ -81,6 +84,7 @@ impl<T> Sender<T> {
     pub fn reserve(&self) -> Reserve<'_, T> {
         Reserve {
             chan: &self.chan,
+            tag: &self.tag,
             op: Op::new(Kind::Reserve),
         }
     }
@@ -161,6 +165,13 @@ impl<T> Sender<T> {
         self.chan.stats.snapshot()
     }
 
+    /// The channel's id, as task dumps and deadlock reports name it (`recv on channel #3`).
+    /// Both halves of a channel have the same id; no two channels share one.
+    #[cfg(not(loom))]
+    pub fn id(&self) -> u64 {
+        self.chan.diag.id()
+    }
+
     /// True if both handles belong to the same channel.
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
@@ -173,6 +184,12 @@ impl<T> Sender<T> {
             op: Box::pin(Op::new(Kind::Reserve)),
             reserved: false,
         }
+    }
+
+    /// Records the current task as this handle's last user (`owners` module).
+    #[inline]
+    pub(crate) fn used(&self) {
+        self.chan.diag.used(Side::Senders, &self.tag);
     }
 
     /// Drops the handle but keeps its count: the channel never disconnects on the sending side
@@ -190,14 +207,17 @@ impl<T> Clone for Sender<T> {
         // Relaxed: a new handle is made from an existing one, which keeps the count above zero;
         // as with `Arc::clone`, no ordering is needed to increment.
         self.chan.senders.fetch_add(1, Relaxed);
+        self.chan.diag.made(Side::Senders);
         Sender {
             chan: self.chan.clone(),
+            tag: Tag::new(),
         }
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        self.chan.diag.dropped(Side::Senders, &self.tag);
         // AcqRel: the last sender must see every other sender's operations before it closes
         // (Acquire), and publish its own (Release), as in `Arc::drop`.
         if self.chan.senders.fetch_sub(1, AcqRel) == 1 {
@@ -218,7 +238,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// Future of [`Sender::send`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
-    chan: &'a Chan<T>,
+    tx: &'a Sender<T>,
     op: Op<T>,
 }
 
@@ -234,7 +254,7 @@ impl<T> Send<'_, T> {
     #[track_caller]
     #[inline]
     pub fn wait(mut self) -> Result<(), SendError<T>> {
-        if self.op.send_now(self.chan) {
+        if self.op.send_now(&self.tx.chan) {
             return Ok(());
         }
         // Pinned where it is, not moved into `Wait::wait`'s own pinned slot (a copy of the
@@ -250,14 +270,14 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.into_ref().get_ref();
-        me.op.poll_send(me.chan, cx)
+        me.op.poll_send(&me.tx.chan, &me.tx.tag, cx)
     }
 }
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
         // Either way the value (if unsent) is dropped with the node; see the cancel-safety note.
-        let _ = self.op.withdraw(self.chan);
+        let _ = self.op.withdraw(&self.tx.chan);
     }
 }
 
@@ -271,6 +291,7 @@ impl<T> fmt::Debug for Send<'_, T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Reserve<'a, T> {
     chan: &'a Chan<T>,
+    tag: &'a Tag,
     op: Op<T>,
 }
 
@@ -280,7 +301,7 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.into_ref().get_ref();
         me.op
-            .poll_reserve(me.chan, cx)
+            .poll_reserve(me.chan, me.tag, cx)
             .map_ok(|()| Permit { chan: me.chan })
     }
 }
@@ -412,7 +433,7 @@ impl<T> futures_sink::Sink<T> for SendSink<T> {
         let Some(tx) = &me.tx else {
             return Poll::Ready(Err(SendError(None)));
         };
-        match me.op.poll_reserve(&tx.chan, cx) {
+        match me.op.poll_reserve(&tx.chan, &tx.tag, cx) {
             Poll::Ready(Ok(())) => {
                 me.reserved = true;
                 Poll::Ready(Ok(()))

@@ -15,6 +15,7 @@ use spectrum_rt::time::{sleep, sleep_until, Sleep};
 use crate::chan::Chan;
 use crate::error::{RecvError, RecvTimeoutError, SendError, SendTimeoutError};
 use crate::op::{Op, Withdrawn};
+use crate::owners::Tag;
 use crate::waiter::Kind;
 use crate::{Receiver, Sender};
 
@@ -39,6 +40,7 @@ impl<T> Sender<T> {
     pub fn send_timeout(&self, value: T, timeout: Duration) -> SendTimeout<'_, T> {
         SendTimeout {
             chan: &self.chan,
+            tag: &self.tag,
             op: Op::with_value(value),
             sleep: sleep(timeout),
         }
@@ -61,6 +63,7 @@ impl<T> Sender<T> {
     pub fn send_deadline(&self, value: T, deadline: Instant) -> SendTimeout<'_, T> {
         SendTimeout {
             chan: &self.chan,
+            tag: &self.tag,
             op: Op::with_value(value),
             sleep: sleep_until(deadline),
         }
@@ -87,6 +90,7 @@ impl<T> Receiver<T> {
     pub fn recv_timeout(&self, timeout: Duration) -> RecvTimeout<'_, T> {
         RecvTimeout {
             chan: &self.chan,
+            tag: &self.tag,
             op: Op::new(Kind::Recv),
             sleep: sleep(timeout),
         }
@@ -109,6 +113,7 @@ impl<T> Receiver<T> {
     pub fn recv_deadline(&self, deadline: Instant) -> RecvTimeout<'_, T> {
         RecvTimeout {
             chan: &self.chan,
+            tag: &self.tag,
             op: Op::new(Kind::Recv),
             sleep: sleep_until(deadline),
         }
@@ -119,6 +124,7 @@ impl<T> Receiver<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct SendTimeout<'a, T> {
     chan: &'a Chan<T>,
+    tag: &'a Tag,
     op: Op<T>,
     sleep: Sleep,
 }
@@ -130,7 +136,7 @@ impl<T> Future for SendTimeout<'_, T> {
         // SAFETY: `sleep` is structurally pinned (never moved out, dropped in place); `op` is
         // only used through `&`, and `chan` is a plain reference.
         let me = unsafe { self.get_unchecked_mut() };
-        if let Poll::Ready(r) = me.op.poll_send(me.chan, cx) {
+        if let Poll::Ready(r) = me.op.poll_send(me.chan, me.tag, cx) {
             return Poll::Ready(r.map_err(|SendError(v)| SendTimeoutError::Closed(v)));
         }
         // SAFETY: as above.
@@ -173,6 +179,7 @@ impl<T> fmt::Debug for SendTimeout<'_, T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvTimeout<'a, T> {
     chan: &'a Chan<T>,
+    tag: &'a Tag,
     op: Op<T>,
     sleep: Sleep,
 }
@@ -183,7 +190,7 @@ impl<T> Future for RecvTimeout<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: as in `SendTimeout::poll`.
         let me = unsafe { self.get_unchecked_mut() };
-        if let Poll::Ready(r) = me.op.poll_recv(me.chan, cx) {
+        if let Poll::Ready(r) = me.op.poll_recv(me.chan, me.tag, cx) {
             return Poll::Ready(r.map_err(|RecvError::Closed| RecvTimeoutError::Closed));
         }
         // SAFETY: as in `SendTimeout::poll`.

@@ -115,7 +115,10 @@ impl<'a, T> RecvCase<'a, T> {
     /// A receive case on `r` (disabled if `r` is `None` or `enabled` is false).
     pub fn new(r: impl RecvArg<'a, T>, enabled: bool) -> RecvCase<'a, T> {
         RecvCase {
-            chan: r.receiver().filter(|_| enabled).map(|r| &*r.chan),
+            chan: r.receiver().filter(|_| enabled).map(|r| {
+                r.used();
+                &*r.chan
+            }),
             node: LazyWaiter::new(Kind::Recv),
             linked: Cell::new(false),
             won: Cell::new(false),
@@ -155,7 +158,10 @@ impl<'a, T> SendCase<'a, T> {
     /// A send case of `value` on `s` (disabled if `s` is `None` or `enabled` is false).
     pub fn new(s: impl SendArg<'a, T>, value: T, enabled: bool) -> SendCase<'a, T> {
         SendCase {
-            chan: s.sender().filter(|_| enabled).map(|s| &*s.chan),
+            chan: s.sender().filter(|_| enabled).map(|s| {
+                s.used();
+                &*s.chan
+            }),
             value: Cell::new(Some(value)),
             node: LazyWaiter::new(Kind::Send),
             linked: Cell::new(false),

@@ -234,6 +234,7 @@ pub(crate) unsafe fn poll_select<C: Cases + ?Sized>(
             cx.waker().wake_by_ref();
             return Poll::Pending;
         } else if !elapsed(cx) {
+            note_select(cases.count());
             return Poll::Pending;
         } else {
             abort(cases, signal, state).ok_or(SelectTimeoutError)
@@ -250,7 +251,10 @@ pub(crate) unsafe fn poll_select<C: Cases + ?Sized>(
             }
             // SAFETY: per this function's contract.
             match unsafe { park(cases, signal, state, &order, cx) } {
-                Ok(()) => return Poll::Pending,
+                Ok(()) => {
+                    note_select(cases.count());
+                    return Poll::Pending;
+                }
                 Err(Unparked::Won(won)) => break Ok(won),
                 Err(Unparked::Again) => continue,
                 Err(Unparked::Busy) if crate::op::spin_allowed() => backoff.snooze(),
@@ -382,4 +386,16 @@ impl core::fmt::Debug for Raw<'_, '_> {
             .field("state", &self.state)
             .finish()
     }
+}
+
+/// Notes in the current task (if any) that it waits in a select over `cases` cases (the task
+/// dump shows it; the wait-for graph follows no select, whose note has room for one object).
+#[inline]
+fn note_select(cases: usize) {
+    #[cfg(not(loom))]
+    spectrum_rt::task::note_wait(spectrum_rt::task::WaitOn::Select {
+        cases: cases as u64,
+    });
+    #[cfg(loom)]
+    let _ = cases;
 }

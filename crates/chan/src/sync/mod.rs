@@ -69,7 +69,7 @@ pub(crate) use cfn;
 mod barrier;
 mod diag;
 mod error;
-mod id;
+pub(crate) mod id;
 mod mutex;
 mod node;
 mod notify;

@@ -1,0 +1,362 @@
+//! What a channel tells the runtime's guardrails: its id and the wait note of a task parked on
+//! it (the task dump), and which tasks hold its handles (the wait-for graph's channel edges,
+//! `spectrum_rt::waitgraph`).
+//!
+//! # Who holds a handle
+//!
+//! Rust moves values without telling anyone, so nobody knows for certain which task holds a
+//! `Sender` right now. What a channel can know is which task *last used* each handle: every
+//! handle carries a [`Tag`] with that task's id, and each side of the channel counts its handles
+//! per last user, plus those whose user is unknown: never used yet (a handle is usually made in
+//! one task and moved into the task that uses it), last used by an OS thread (threads are not in
+//! the graph), or passed between tasks so often that a last user means nothing (a handle shared
+//! through an `Arc`: after [`MAX_MOVES`] changes of hands it stays unknown, so it stops costing
+//! a lock). A receiver parked on the channel then waits for the senders' last users, as *likely*
+//! edges that need any one of them (`Holders::any_of`); while one sender's user is unknown the
+//! channel names nobody, since that one may send at any moment. A handle that moved after its
+//! last use makes the guess wrong: the wait-for graph reports such cycles as probable, and the
+//! runtime's periodic check only once two checks in a row have seen them.
+//!
+//! Using a handle costs one thread-local read and one compare while its user stays the same
+//! (the common case: a handle used by one task, or by threads only); a change of hands takes the
+//! side's lock. Under loom all of this is compiled out: it is bookkeeping beside the channel's
+//! protocols, and no protocol reads it.
+
+#[cfg(not(loom))]
+pub(crate) use imp::*;
+#[cfg(loom)]
+pub(crate) use loom_imp::*;
+
+/// Which side of the channel a handle is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Senders = 0,
+    Receivers = 1,
+}
+
+/// How many times a handle may change hands between tasks before its last user counts as
+/// unknown for good.
+pub(crate) const MAX_MOVES: u64 = 16;
+
+#[cfg(not(loom))]
+mod imp {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+    use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+    use spectrum_rt::task::{note_wait, note_wait_by, WaitOn};
+    use spectrum_rt::waitgraph::{self, Holder, Holders, Registration};
+    use spectrum_rt::TaskId;
+
+    use super::{Side, MAX_MOVES};
+    use crate::sync::id::LazyId;
+    use crate::waiter::Kind;
+
+    /// The low bits of a tag: the last user's task id (0: unknown).
+    const USER: u64 = (1 << 56) - 1;
+    /// The high bits: how many times the handle changed hands between users.
+    const MOVES_SHIFT: u32 = 56;
+
+    /// The current task's id as a number (0 outside tasks).
+    #[inline]
+    fn current_task() -> u64 {
+        spectrum_rt::task_id().map_or(0, TaskId::as_u64)
+    }
+
+    /// The wait note of a parked `kind` operation (not `Closed`) on channel `channel`.
+    fn wait_on(kind: Kind, channel: u64) -> WaitOn {
+        if kind == Kind::Recv {
+            WaitOn::ChannelRecv { channel }
+        } else {
+            WaitOn::ChannelSend { channel }
+        }
+    }
+
+    /// A handle's last user (module docs), in the handle.
+    #[derive(Debug, Default)]
+    pub(crate) struct Tag(AtomicU64);
+
+    impl Tag {
+        pub(crate) const fn new() -> Tag {
+            Tag(AtomicU64::new(0))
+        }
+    }
+
+    /// One side's handles by last user.
+    #[derive(Debug)]
+    struct Users {
+        /// Handles whose user is unknown.
+        unknown: AtomicUsize,
+        /// (task id, handles it used last); only tasks with at least one.
+        known: Mutex<Vec<(u64, usize)>>,
+    }
+
+    impl Users {
+        fn known(&self) -> MutexGuard<'_, Vec<(u64, usize)>> {
+            // A poisoned list only means a push panicked (out of memory); the counts are whole.
+            self.known.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+
+    fn add(known: &mut Vec<(u64, usize)>, task: u64) {
+        match known.iter_mut().find(|(t, _)| *t == task) {
+            Some((_, n)) => *n += 1,
+            None => known.push((task, 1)),
+        }
+    }
+
+    fn remove(known: &mut Vec<(u64, usize)>, task: u64) {
+        if let Some(i) = known.iter().position(|(t, _)| *t == task) {
+            known[i].1 -= 1;
+            if known[i].1 == 0 {
+                known.swap_remove(i);
+            }
+        }
+    }
+
+    /// What the wait-for graph holds for one side: the channel's users of that side, reachable
+    /// while the channel lives.
+    struct Probe {
+        /// The side's `Users`, inside the channel; null once the channel is gone.
+        users: Mutex<*const Users>,
+    }
+
+    // SAFETY: the pointer is only dereferenced under the mutex, and `ChanDiag::drop` nulls it
+    // under that mutex before the `Users` it points to go away; `Users` is `Sync`.
+    unsafe impl Send for Probe {}
+    // SAFETY: as for `Send`.
+    unsafe impl Sync for Probe {}
+
+    impl Holders for Probe {
+        fn holders(&self, out: &mut Vec<Holder>) {
+            let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+            if users.is_null() {
+                return;
+            }
+            // SAFETY: non-null under the mutex: the channel is alive (see the `Send` impl).
+            let users = unsafe { &**users };
+            // Relaxed: a diagnostic snapshot; a handle made or dropped meanwhile only changes
+            // which guess is given.
+            if users.unknown.load(Relaxed) > 0 {
+                return;
+            }
+            out.extend(users.known().iter().filter_map(|&(task, _)| {
+                Some(Holder {
+                    task: TaskId::from_u64(task)?,
+                    certain: false,
+                })
+            }));
+        }
+
+        fn any_of(&self) -> bool {
+            true
+        }
+    }
+
+    /// The registrations of both sides, made the first time a task parks on the channel.
+    struct Registered {
+        probes: [Arc<Probe>; 2],
+        _registrations: [Registration; 2],
+    }
+
+    /// A channel's id, handle users and wait-for-graph registration (module docs).
+    pub(crate) struct ChanDiag {
+        id: LazyId,
+        users: [Users; 2],
+        registered: OnceLock<Registered>,
+    }
+
+    impl ChanDiag {
+        /// A channel's, with one (unused) handle on each side.
+        pub(crate) fn new() -> ChanDiag {
+            let one = || Users {
+                unknown: AtomicUsize::new(1),
+                known: Mutex::new(Vec::new()),
+            };
+            ChanDiag {
+                id: LazyId::new(),
+                users: [one(), one()],
+                registered: OnceLock::new(),
+            }
+        }
+
+        /// The channel's id (taken on first use).
+        #[inline]
+        pub(crate) fn id(&self) -> u64 {
+            self.id.get()
+        }
+
+        /// A new handle on `side` (its user unknown).
+        #[inline]
+        pub(crate) fn made(&self, side: Side) {
+            // Relaxed: a count read only by diagnostic snapshots.
+            self.users[side as usize].unknown.fetch_add(1, Relaxed);
+        }
+
+        /// The handle tagged `tag` goes away.
+        pub(crate) fn dropped(&self, side: Side, tag: &Tag) {
+            let users = &self.users[side as usize];
+            // Relaxed: only this handle's users write its tag, and we have the last of them.
+            match tag.0.load(Relaxed) & USER {
+                0 => {
+                    users.unknown.fetch_sub(1, Relaxed);
+                }
+                task => remove(&mut users.known(), task),
+            }
+        }
+
+        /// The handle tagged `tag` is being used by the current task (or thread).
+        #[inline]
+        pub(crate) fn used(&self, side: Side, tag: &Tag) {
+            let me = current_task();
+            // Relaxed: a diagnostic tag; `moved` re-reads it under the side's lock.
+            if tag.0.load(Relaxed) & USER != me {
+                self.moved(side, tag, me);
+            }
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn moved(&self, side: Side, tag: &Tag, me: u64) {
+            // A handle shared for good (its user 0) comes here whenever a task uses it: no lock.
+            // Relaxed: as in `used`.
+            if tag.0.load(Relaxed) >> MOVES_SHIFT >= MAX_MOVES {
+                return;
+            }
+            let users = &self.users[side as usize];
+            let mut known = users.known();
+            // Relaxed: every writer of a tag holds this lock.
+            let t = tag.0.load(Relaxed);
+            let (old, mut moves) = (t & USER, t >> MOVES_SHIFT);
+            if old == me || moves >= MAX_MOVES {
+                return;
+            }
+            if old == 0 {
+                users.unknown.fetch_sub(1, Relaxed);
+            } else {
+                remove(&mut known, old);
+                moves += 1;
+            }
+            // Past the limit the handle is shared, not moved: unknown for good.
+            let user = if moves >= MAX_MOVES { 0 } else { me };
+            if user == 0 {
+                users.unknown.fetch_add(1, Relaxed);
+            } else {
+                add(&mut known, user);
+            }
+            tag.0.store(user | moves << MOVES_SHIFT, Relaxed);
+        }
+
+        /// A `kind` operation through the handle tagged `tag` (none for `Closed`) has just
+        /// parked: leave the current task's wait note, record the task as the handle's user,
+        /// and make sure the wait-for graph can ask who may complete the operation. One
+        /// thread-local look-up; the handle's lock only if its user changed.
+        #[inline]
+        pub(crate) fn parked(&self, kind: Kind, tag: Option<&Tag>) {
+            let Some(tag) = tag.filter(|_| kind != Kind::Closed) else {
+                return;
+            };
+            let channel = self.id();
+            let me = note_wait_by(wait_on(kind, channel));
+            let side = if kind == Kind::Recv {
+                Side::Receivers
+            } else {
+                Side::Senders
+            };
+            // Relaxed: as in `used`.
+            if tag.0.load(Relaxed) & USER != me {
+                self.moved(side, tag, me);
+            }
+            if self.registered.get().is_none() {
+                self.register(channel);
+            }
+        }
+
+        /// A parked `kind` operation was polled and is still parked: the poll cleared the
+        /// current task's wait note, leave it again.
+        #[inline(never)]
+        pub(crate) fn note_parked(&self, kind: Kind) {
+            // Waiting for the close is not waiting for a counterpart to act.
+            if kind == Kind::Closed {
+                return;
+            }
+            note_wait(wait_on(kind, self.id()));
+        }
+
+        #[cold]
+        fn register(&self, channel: u64) {
+            self.registered.get_or_init(|| {
+                let probe = |side: Side| {
+                    Arc::new(Probe {
+                        users: Mutex::new(&self.users[side as usize]),
+                    })
+                };
+                // A receiver waits for the senders' users, a sender for the receivers'.
+                let probes = [probe(Side::Senders), probe(Side::Receivers)];
+                let weak = |p: &Arc<Probe>| {
+                    let w: std::sync::Weak<dyn Holders> = Arc::downgrade(p) as _;
+                    w
+                };
+                let registrations = [
+                    waitgraph::register(WaitOn::ChannelRecv { channel }, weak(&probes[0])),
+                    waitgraph::register(WaitOn::ChannelSend { channel }, weak(&probes[1])),
+                ];
+                Registered {
+                    probes,
+                    _registrations: registrations,
+                }
+            });
+        }
+    }
+
+    impl Drop for ChanDiag {
+        fn drop(&mut self) {
+            if let Some(r) = self.registered.get() {
+                for p in &r.probes {
+                    // The graph may hold a probe a moment longer: it must not reach our `Users`.
+                    *p.users.lock().unwrap_or_else(PoisonError::into_inner) = core::ptr::null();
+                }
+            }
+        }
+    }
+
+    impl core::fmt::Debug for ChanDiag {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("ChanDiag").field("id", &self.id).finish()
+        }
+    }
+}
+
+/// Under loom: nothing (module docs).
+#[cfg(loom)]
+mod loom_imp {
+    use super::Side;
+    use crate::waiter::Kind;
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Tag;
+
+    impl Tag {
+        pub(crate) const fn new() -> Tag {
+            Tag
+        }
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct ChanDiag;
+
+    impl ChanDiag {
+        pub(crate) fn new() -> ChanDiag {
+            ChanDiag
+        }
+        #[inline]
+        pub(crate) fn made(&self, _: Side) {}
+        #[inline]
+        pub(crate) fn dropped(&self, _: Side, _: &Tag) {}
+        #[inline]
+        pub(crate) fn used(&self, _: Side, _: &Tag) {}
+        #[inline]
+        pub(crate) fn parked(&self, _: Kind, _: Option<&Tag>) {}
+        #[inline]
+        pub(crate) fn note_parked(&self, _: Kind) {}
+    }
+}
