@@ -7,20 +7,25 @@
 //! Rust moves values without telling anyone, so nobody knows for certain which task holds a
 //! `Sender` right now. What a channel can know is which task *last used* each handle: every
 //! handle carries a [`Tag`] with that task's id, and each side of the channel counts its handles
-//! per last user, plus those whose user is unknown: never used yet (a handle is usually made in
-//! one task and moved into the task that uses it), last used by an OS thread (threads are not in
-//! the graph), or passed between tasks so often that a last user means nothing (a handle shared
-//! through an `Arc`: after [`MAX_MOVES`] changes of hands it stays unknown, so it stops costing
-//! a lock). A receiver parked on the channel then waits for the senders' last users, as *likely*
-//! edges that need any one of them (`Holders::any_of`); while one sender's user is unknown the
-//! channel names nobody, since that one may send at any moment. A handle that moved after its
-//! last use makes the guess wrong: the wait-for graph reports such cycles as probable, and the
-//! runtime's periodic check only once two checks in a row have seen them.
+//! per last user, plus those whose user is unknown: never recorded yet (a handle is usually made
+//! in one task and moved into the task that uses it), last used by an OS thread (threads are not
+//! in the graph), or passed between tasks so often that a last user means nothing (a handle
+//! shared through an `Arc`: after [`MAX_MOVES`] changes of hands it stays unknown, so it stops
+//! costing a lock). A receiver parked on the channel then waits for the senders' last users, as
+//! *likely* edges that need any one of them (`Holders::any_of`); while one sender's user is
+//! unknown the channel names nobody, since that one may send at any moment. A handle that moved
+//! after its last use makes the guess wrong: the wait-for graph reports such cycles as probable,
+//! and the runtime's periodic check only once two checks in a row have seen them.
 //!
-//! Using a handle costs one thread-local read and one compare while its user stays the same
-//! (the common case: a handle used by one task, or by threads only); a change of hands takes the
-//! side's lock. Under loom all of this is compiled out: it is bookkeeping beside the channel's
-//! protocols, and no protocol reads it.
+//! The user is recorded where it is cheap next to what the operation already does: when an
+//! operation takes the channel's lock and completes (it handed a value to, or took one from, a
+//! parked counterpart) or parks (with the wait note, in one thread-local look-up), and when a
+//! select case is built. An operation that completes on the lock-free path records nothing, so
+//! a handle used only that way names nobody (or its earlier user), and a task that deadlocks
+//! with itself through a buffered channel whose sender it only ever used without waiting is
+//! not found. A record costs a thread-local read and a compare while the user stays the same;
+//! a change of hands takes the side's lock. Under loom all of this is compiled out: it is
+//! bookkeeping beside the channel's protocols, and no protocol reads it.
 
 #[cfg(not(loom))]
 pub(crate) use imp::*;
@@ -121,7 +126,9 @@ mod imp {
     }
 
     // SAFETY: the pointer is only dereferenced under the mutex, and `ChanDiag::drop` nulls it
-    // under that mutex before the `Users` it points to go away; `Users` is `Sync`.
+    // under that mutex before the `Users` it points to go away. It is taken when a task first
+    // parks, when the channel already sits in its `Arc`, where it stays until that drop, so the
+    // `Users` never move meanwhile. `Users` is `Sync`.
     unsafe impl Send for Probe {}
     // SAFETY: as for `Send`.
     unsafe impl Sync for Probe {}

@@ -424,6 +424,17 @@ impl Shared {
         all
     }
 
+    /// Every idle task that waits on a Spectrum primitive, with what it waits on: the input of
+    /// the deadlock check.
+    pub(crate) fn waiting_tasks(&self) -> Vec<(crate::task::TaskId, crate::task::WaitOn)> {
+        let mut out = Vec::new();
+        self.registry.waiting(&mut out);
+        for r in self.remotes.iter() {
+            r.local_registry.waiting(&mut out);
+        }
+        out
+    }
+
     /// A snapshot of workers, tasks and scopes; see [`crate::dump`].
     pub(crate) fn dump(&self) -> crate::dump::Dump {
         use crate::dump::{TaskDump, WorkerActivity, WorkerDump};

@@ -176,27 +176,27 @@ impl DeadlockCheck {
         if crate::waitgraph::nothing_registered() {
             return;
         }
-        let tasks = shared.live_tasks();
-        let edges = crate::waitgraph::edges(
-            tasks
-                .iter()
-                .filter(|t| t.state == crate::task::TaskState::Idle)
-                .filter_map(|t| Some((t.id, t.waiting_on?))),
-        );
+        // Only idle tasks' notes: whole task infos are built for a report alone.
+        let edges = crate::waitgraph::edges(shared.waiting_tasks());
         let cycles = crate::waitgraph::cycles(&edges);
         // Forget cycles that are gone, so a new one among the same tasks is reported again.
         let live: HashSet<Vec<u64>> = cycles.iter().map(crate::waitgraph::Cycle::key).collect();
         self.reported.retain(|k| live.contains(k));
         let seen_before = core::mem::take(&mut self.probable);
+        let mut new = Vec::new();
         for cycle in cycles {
             let key = cycle.key();
             if !cycle.is_certain() && !seen_before.contains(&key) {
                 self.probable.insert(key);
-                continue;
+            } else if self.reported.insert(key) {
+                new.push(cycle);
             }
-            if !self.reported.insert(key) {
-                continue;
-            }
+        }
+        if new.is_empty() {
+            return;
+        }
+        let tasks = shared.live_tasks();
+        for cycle in new {
             let members: Vec<_> = cycle
                 .tasks()
                 .filter_map(|id| tasks.iter().find(|t| t.id == id).cloned())

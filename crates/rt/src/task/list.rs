@@ -300,6 +300,27 @@ impl Registry {
         out.sort_by_key(|t| t.id);
         out
     }
+
+    /// Appends each idle task that left a wait note, with the note: what the deadlock check
+    /// needs, without building a whole [`TaskInfo`] (names copied, ...) for every live task.
+    pub(crate) fn waiting(&self, out: &mut Vec<(TaskId, WaitOn)>) {
+        for shard in self.shards.iter() {
+            let guard = shard.lock();
+            guard.list.for_each(|ptr| {
+                // SAFETY: as in `snapshot`.
+                let h = unsafe { ptr.as_ref() };
+                let s = h.state.load();
+                if s.is_running() || s.is_cancelled() || s.is_notified() {
+                    return;
+                }
+                // Relaxed: a diagnostic note.
+                let note = h.waiting.load(spectrum_sync::atomic::Ordering::Relaxed);
+                if let Some(on) = WaitOn::unpack(note) {
+                    out.push((h.id, on));
+                }
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for Registry {
