@@ -525,54 +525,74 @@ fn memory_row(n: usize) {
 
 /// `--diagnostics`: the cost of the guardrails that run by default (the long-poll watchdog and
 /// the deadlock check) on spawn and ping-pong, Spectrum with them against Spectrum without them,
-/// alternating in one process.
+/// in one process. Each round runs the two back to back, in alternating order (so neither side
+/// always inherits the other's allocator state and caches), plus a second runtime without them:
+/// the ratio is the median over rounds of on / off, and the control column the median of
+/// off' / off, two identical configurations, so the noise this machine adds to the ratio can be
+/// read off the same run.
 fn diagnostics_rows(flavors: &[Flavor], scale: u64, reps: usize) {
-    println!("Spectrum with its default diagnostics (watchdog, deadlock check) vs with them off (median of {reps} alternating runs; ratio = on / off, the cost is ratio - 1)");
+    println!("Spectrum with its default diagnostics (watchdog, deadlock check) vs with them off ({reps} rounds; on and off: medians; ratio: median of the rounds' on / off, the cost is ratio - 1; control: the same for a second runtime with them off, the noise floor)");
     println!();
     println!(
-        "| {:<44} | {:<8} | {:>12} | {:>12} | {:>5} |",
-        "workload", "workers", "on", "off", "ratio"
+        "| {:<44} | {:<8} | {:>12} | {:>12} | {:>5} | {:>7} |",
+        "workload", "workers", "on", "off", "ratio", "control"
     );
     println!(
-        "|{:-<46}|{:-<10}|{:-<14}|{:-<14}|{:-<7}|",
-        "", "", "", "", ""
+        "|{:-<46}|{:-<10}|{:-<14}|{:-<14}|{:-<7}|{:-<9}|",
+        "", "", "", "", "", ""
     );
     let rows: Vec<Box<dyn Workload>> = vec![
         Box::new(SpawnJoin(1_000_000 / scale)),
         Box::new(PingPong(1_000_000 / scale)),
     ];
+    let build = |n: usize, on: bool| {
+        let b = spectrum_rt::Runtime::builder().workers(n);
+        if on {
+            b.long_poll_threshold(Some(Duration::from_millis(10)))
+        } else {
+            b.long_poll_threshold(None).detect_deadlocks(None)
+        }
+        .build()
+        .unwrap()
+    };
+    let median_ratio = |a: &[Duration], b: &[Duration]| {
+        let mut r: Vec<f64> = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    };
     for w in &rows {
         for &flavor in flavors {
             let n = match flavor {
                 Flavor::One => 1,
                 Flavor::Multi(n) => n,
             };
-            let on = spectrum_rt::Runtime::builder()
-                .workers(n)
-                .long_poll_threshold(Some(Duration::from_millis(10)))
-                .build()
-                .unwrap();
-            let off = spectrum_rt::Runtime::builder()
-                .workers(n)
-                .long_poll_threshold(None)
-                .detect_deadlocks(None)
-                .build()
-                .unwrap();
-            w.spectrum(&on);
-            w.spectrum(&off);
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for _ in 0..reps {
-                a.push(w.spectrum(&on));
-                b.push(w.spectrum(&off));
+            let runtimes = [build(n, true), build(n, false), build(n, false)];
+            let mut times: [Vec<Duration>; 3] = Default::default();
+            for rt in &runtimes {
+                w.spectrum(rt);
             }
-            let (a, b) = (median(a), median(b));
+            for i in 0..reps {
+                // Rotate the order each round.
+                for k in 0..3 {
+                    let j = (i + k) % 3;
+                    times[j].push(w.spectrum(&runtimes[j]));
+                }
+            }
+            let ratio = median_ratio(&times[0], &times[1]);
+            let control = median_ratio(&times[2], &times[1]);
+            let [on, off, _] = times;
             println!(
-                "| {:<44} | {:<8} | {:>12} | {:>12} | {:>5.3} |",
+                "| {:<44} | {:<8} | {:>12} | {:>12} | {:>5.3} | {:>7.3} |",
                 w.name(),
                 n,
-                fmt_unit(&**w, a),
-                fmt_unit(&**w, b),
-                a.as_secs_f64() / b.as_secs_f64()
+                fmt_unit(&**w, median(on)),
+                fmt_unit(&**w, median(off)),
+                ratio,
+                control
             );
         }
     }
@@ -615,7 +635,7 @@ fn main() {
     let scale = if quick { 10 } else { 1 };
     let reps = if quick { 3 } else { REPS };
     if args.iter().any(|a| a == "--diagnostics") {
-        diagnostics_rows(&flavors, scale, reps.max(7));
+        diagnostics_rows(&flavors, scale, reps.max(11));
         return;
     }
     let rows: Vec<Box<dyn Workload>> = vec![
