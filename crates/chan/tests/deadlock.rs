@@ -5,8 +5,12 @@
 //! nothing is reported while a handle's user is unknown or while one of several senders is
 //! free to send.
 
-use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{diag_runtime, wait_for, Seen};
 
 use spectrum_chan::{bounded, Select};
 use spectrum_rt::runtime::Diagnostic;
@@ -14,30 +18,8 @@ use spectrum_rt::task::{TaskState, WaitOn};
 use spectrum_rt::waitgraph;
 use spectrum_rt::TaskId;
 
-type Seen = Arc<StdMutex<Vec<Diagnostic>>>;
-
 fn runtime(seen: &Seen) -> spectrum_rt::Runtime {
-    let seen = seen.clone();
-    spectrum_rt::Runtime::builder()
-        .workers(2)
-        .detect_deadlocks(Some(Duration::from_millis(20)))
-        .on_diagnostic(move |d| seen.lock().unwrap().push(d.clone()))
-        .build()
-        .unwrap()
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    diag_runtime(seen, true)
 }
 
 /// What each idle task of `rt` waits on.

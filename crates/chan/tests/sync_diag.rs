@@ -4,34 +4,17 @@
 //! deadlock detector; and (debug builds) taking two mutexes in opposite orders is reported as
 //! a lock-order inversion before any deadlock happens.
 
+mod common;
+
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, Instant};
+
+use common::{diag_runtime, wait_for, Seen};
 
 use spectrum_chan::sync::{Barrier, Mutex, Notify, Semaphore};
 use spectrum_rt::runtime::Diagnostic;
 
-fn runtime(seen: &Arc<StdMutex<Vec<Diagnostic>>>, deadlocks: bool) -> spectrum_rt::Runtime {
-    let seen = seen.clone();
-    spectrum_rt::Runtime::builder()
-        .workers(2)
-        .detect_deadlocks(deadlocks.then_some(Duration::from_millis(20)))
-        .on_diagnostic(move |d| seen.lock().unwrap().push(d.clone()))
-        .build()
-        .unwrap()
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn runtime(seen: &Seen, deadlocks: bool) -> spectrum_rt::Runtime {
+    diag_runtime(seen, deadlocks)
 }
 
 #[test]

@@ -112,3 +112,33 @@ impl<F: Future> Future for MaybeCancel<F> {
         }
     }
 }
+
+/// Polls `f` every 5 ms until it gives something; panics naming `what` after 10 s.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Diagnostics a runtime reported, as its hook received them.
+pub type Seen = Arc<std::sync::Mutex<Vec<spectrum_rt::runtime::Diagnostic>>>;
+
+/// A two-worker runtime whose diagnostics land in `seen`, checking for deadlocks every 20 ms
+/// when `deadlocks` is set.
+pub fn diag_runtime(seen: &Seen, deadlocks: bool) -> spectrum_rt::Runtime {
+    let seen = seen.clone();
+    spectrum_rt::Runtime::builder()
+        .workers(2)
+        .detect_deadlocks(deadlocks.then_some(std::time::Duration::from_millis(20)))
+        .on_diagnostic(move |d| seen.lock().unwrap().push(d.clone()))
+        .build()
+        .unwrap()
+}
