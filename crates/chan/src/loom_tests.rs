@@ -142,6 +142,48 @@ fn parked_receive_dropped_during_delivery() {
     });
 }
 
+/// A parked receive polled again with a different waker while a sender completes it (the
+/// `CLAIMED` window of `waiter`'s owner rules). A poll that returns `Pending` must leave its own
+/// waker to be woken: if the send went through, the second waker was woken.
+#[test]
+fn parked_receive_repolled_with_a_new_waker_is_woken() {
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    spectrum_sync::model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let (first, second) = (
+            Arc::new(Flag(AtomicBool::new(false))),
+            Arc::new(Flag(AtomicBool::new(false))),
+        );
+        let mut fut = pin!(rx.recv());
+        let w1 = Waker::from(first.clone());
+        if fut.as_mut().poll(&mut Context::from_waker(&w1)).is_ready() {
+            return;
+        }
+        let t = thread::spawn(move || tx.try_send(7).is_ok());
+        let w2 = Waker::from(second.clone());
+        let pending = fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&w2))
+            .is_pending();
+        let sent = t.join().unwrap();
+        if pending && sent {
+            assert!(
+                second.0.load(SeqCst),
+                "the waker of the last poll was not woken"
+            );
+            assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(7)));
+        }
+    });
+}
+
 /// A parked send withdrawn (dropped) while a receiver takes from the queue: the value ends up
 /// either received or dropped unsent, exactly once.
 #[test]
