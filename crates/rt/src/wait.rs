@@ -99,6 +99,7 @@ pub(crate) fn context() -> WaitContext {
 /// True while this OS thread is parked in (or polling a future under) a `.wait()`: a primitive
 /// may then spin briefly before registering, since the alternative is a system call to sleep.
 /// False in async tasks and fibers, whose waits are cheap suspensions.
+#[inline]
 pub fn in_blocking_wait() -> bool {
     crate::context::with(|cx| cx.parked_waits.get() > 0)
 }
