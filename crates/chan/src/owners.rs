@@ -214,7 +214,12 @@ mod imp {
         /// The handle tagged `tag` is being used by the current task (or thread).
         #[inline]
         pub(crate) fn used(&self, side: Side, tag: &Tag) {
-            let me = current_task();
+            self.used_by(side, tag, current_task());
+        }
+
+        /// The handle tagged `tag` is being used by task `me` (0: a thread).
+        #[inline]
+        fn used_by(&self, side: Side, tag: &Tag, me: u64) {
             // Relaxed: a diagnostic tag; `moved` re-reads it under the side's lock.
             if tag.0.load(Relaxed) & USER != me {
                 self.moved(side, tag, me);
@@ -269,10 +274,7 @@ mod imp {
             } else {
                 Side::Senders
             };
-            // Relaxed: as in `used`.
-            if tag.0.load(Relaxed) & USER != me {
-                self.moved(side, tag, me);
-            }
+            self.used_by(side, tag, me);
             if self.registered.get().is_none() {
                 self.register(channel);
             }

@@ -445,12 +445,7 @@ impl Shared {
             .long_poll_threshold
             .map(crate::sched::watchdog::tick_for);
         let now_ms = self.driver.time.clock.now_tick();
-        let deadlocks = crate::waitgraph::cycles(&crate::waitgraph::edges(
-            infos
-                .iter()
-                .filter(|t| t.state == crate::task::TaskState::Idle)
-                .filter_map(|t| Some((t.id, t.waiting_on?))),
-        ));
+        let deadlocks = crate::waitgraph::cycles(&crate::waitgraph::edges(self.waiting_tasks()));
         let tasks = infos
             .into_iter()
             .map(|info| {
