@@ -354,28 +354,52 @@ impl<T> Op<T> {
             .is_some_and(|p| p.node.outcome() == OUTCOME_GRANTED)
     }
 
-    /// Receive.
+    /// Receive. The lock-free pop is inlined into the caller; a re-poll of a parked receive
+    /// and the slow path are separate functions, so the common case does not pay for the slow
+    /// path's frame (its register saves and restores).
+    #[inline(always)]
     pub(crate) fn poll_recv(
         &self,
         chan: &Chan<T>,
         tag: &Tag,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, RecvError>> {
-        let coop = ready!(coop::poll_proceed(cx));
         if self.linked.get() {
-            ready!(self.poll_parked(chan, cx));
-            coop.made_progress();
-            return Poll::Ready(self.take_value().ok_or(RecvError::Closed));
+            return self.poll_recv_parked(chan, cx);
         }
-        let first = chan.pop_fast();
-        if let Ok(v) = first {
-            coop.made_progress();
-            return Poll::Ready(Ok(v));
+        let coop = ready!(coop::poll_proceed(cx));
+        match chan.pop_fast() {
+            Ok(v) => {
+                coop.made_progress();
+                Poll::Ready(Ok(v))
+            }
+            Err(first) => self.poll_recv_slow(chan, tag, cx, coop, first),
         }
+    }
+
+    /// `poll_recv` of a parked receive.
+    #[inline(never)]
+    fn poll_recv_parked(&self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        ready!(self.poll_parked(chan, cx));
+        coop.made_progress();
+        Poll::Ready(self.take_value().ok_or(RecvError::Closed))
+    }
+
+    /// `poll_recv` past a failed lock-free pop (`first` says why it failed).
+    #[inline(never)]
+    fn poll_recv_slow(
+        &self,
+        chan: &Chan<T>,
+        tag: &Tag,
+        cx: &mut Context<'_>,
+        coop: coop::RestoreOnPending,
+        first: Pop,
+    ) -> Poll<Result<T, RecvError>> {
         let thread = spin_allowed();
         match first {
-            Ok(_) | Err(Pop::Slow) => {}
-            Err(Pop::Empty | Pop::Busy) => {
+            Pop::Slow => {}
+            Pop::Empty | Pop::Busy => {
                 if spin_before_parking(thread) {
                     let got = spin_until(|| match chan.pop_fast() {
                         Ok(v) => Some(Some(v)),
@@ -439,37 +463,61 @@ impl<T> Op<T> {
         Poll::Ready(self.take_value().ok_or(RecvError::Closed))
     }
 
-    /// Send the value carried in the node.
+    /// Send the value carried in the node. Split as `poll_recv` is.
     ///
     /// # Panics
     ///
     /// If polled again after it completed.
+    #[inline(always)]
     pub(crate) fn poll_send(
         &self,
         chan: &Chan<T>,
         tag: &Tag,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
-        let coop = ready!(coop::poll_proceed(cx));
         if self.linked.get() {
-            ready!(self.poll_parked(chan, cx));
-            coop.made_progress();
-            // A value still in the slot was not taken: the channel closed.
-            return Poll::Ready(match self.take_value() {
-                Some(v) => Err(SendError(v)),
-                None => Ok(()),
-            });
+            return self.poll_send_parked(chan, cx);
         }
+        let coop = ready!(coop::poll_proceed(cx));
         let v = self
             .take_value()
             .expect("a send future polled after it completed");
-        let first = match chan.push_fast(v) {
+        match chan.push_fast(v) {
             Ok(()) => {
                 coop.made_progress();
-                return Poll::Ready(Ok(()));
+                Poll::Ready(Ok(()))
             }
-            Err(e) => e,
-        };
+            Err(first) => self.poll_send_slow(chan, tag, cx, coop, first),
+        }
+    }
+
+    /// `poll_send` of a parked send.
+    #[inline(never)]
+    fn poll_send_parked(
+        &self,
+        chan: &Chan<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        ready!(self.poll_parked(chan, cx));
+        coop.made_progress();
+        // A value still in the slot was not taken: the channel closed.
+        Poll::Ready(match self.take_value() {
+            Some(v) => Err(SendError(v)),
+            None => Ok(()),
+        })
+    }
+
+    /// `poll_send` past a failed lock-free push (`first` says why, and holds the value).
+    #[inline(never)]
+    fn poll_send_slow(
+        &self,
+        chan: &Chan<T>,
+        tag: &Tag,
+        cx: &mut Context<'_>,
+        coop: coop::RestoreOnPending,
+        first: Push<T>,
+    ) -> Poll<Result<(), SendError<T>>> {
         let thread = spin_allowed();
         let v = match first {
             Push::Slow(v) => v,

@@ -231,6 +231,7 @@ impl<T> Recv<'_, T> {
 impl<T> Future for Recv<'_, T> {
     type Output = Result<T, RecvError>;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.into_ref().get_ref();
         me.op.poll_recv(&me.rx.chan, &me.rx.tag, cx)

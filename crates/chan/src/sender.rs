@@ -268,6 +268,7 @@ impl<T> Send<'_, T> {
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.into_ref().get_ref();
         me.op.poll_send(&me.tx.chan, &me.tx.tag, cx)
