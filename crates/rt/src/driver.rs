@@ -51,7 +51,14 @@ impl Driver {
         if time.clock.is_paused() && wait != Some(Duration::ZERO) && shared.can_auto_advance() {
             let events = self.io.turn(&handle.io, Some(Duration::ZERO));
             if events == 0 {
-                match next {
+                // Read the wheel again: a timer registered since `next` was read (from
+                // `block_on`'s thread, say) woke the driver, and the turn above has just
+                // consumed that wake-up. With the stale `next` the driver would jump past that
+                // timer, or, with no timer before, sleep with no timeout and never fire it (a
+                // test under the paused clock hung so, about once in 200 runs on a loaded
+                // machine). Reading again re-arms `next_wake`, so a timer registered after this
+                // read wakes the turn below.
+                match time.next_expiration_for_park() {
                     Some(tick) => time.clock.advance_to(time.clock.tick_to_instant(tick)),
                     None => {
                         self.io.turn(&handle.io, timeout);

@@ -195,3 +195,44 @@ fn timers_work_with_real_time_on_several_workers() {
         assert!(took >= Duration::from_millis(14), "{took:?}");
     });
 }
+
+#[test]
+fn block_on_sleeping_on_a_paused_clock_never_loses_the_driver_wake_up() {
+    // The `block_on` thread registers each timer while the one worker is going to sleep in the
+    // driver: a registration that lands between the driver reading the timer wheel and the
+    // zero-timeout I/O turn of auto-advance used to have its wake-up consumed by that turn, and
+    // the worker then slept with no timeout, with the timer pending, forever.
+    let rt = Runtime::builder()
+        .workers(1)
+        .start_paused(true)
+        .build()
+        .unwrap();
+    // Busy threads make the kernel preempt the worker inside that window now and then.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            for _ in 0..20_000 {
+                time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        done_tx.send(()).unwrap();
+    });
+    // Simulated, the 20,000 sleeps take no time; a lost wake-up hangs for good.
+    let done = done_rx.recv_timeout(Duration::from_secs(60));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        h.join().unwrap();
+    }
+    done.expect("a timer registered from block_on was never fired (lost driver wake-up)");
+}
