@@ -92,6 +92,16 @@ fn spin_until<R>(mut ready: impl FnMut() -> Option<R>) -> Option<R> {
     None
 }
 
+/// A send's result from the value its op still holds: one left there was not taken, because the
+/// channel closed.
+#[inline]
+fn unsent<T>(left: Option<T>) -> Result<(), SendError<T>> {
+    match left {
+        Some(v) => Err(SendError(v)),
+        None => Ok(()),
+    }
+}
+
 /// What [`Op::withdraw`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
@@ -365,7 +375,9 @@ impl<T> Op<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, RecvError>> {
         if self.linked.get() {
-            return self.poll_recv_parked(chan, cx);
+            return self
+                .poll_parked_value(chan, cx)
+                .map(|v| v.ok_or(RecvError::Closed));
         }
         let coop = ready!(coop::poll_proceed(cx));
         match chan.pop_fast() {
@@ -377,13 +389,14 @@ impl<T> Op<T> {
         }
     }
 
-    /// `poll_recv` of a parked receive.
+    /// `poll_recv` / `poll_send` of a parked op: once completed, the value it holds (a
+    /// received value; a send's value left unsent because the channel closed).
     #[inline(never)]
-    fn poll_recv_parked(&self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+    fn poll_parked_value(&self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let coop = ready!(coop::poll_proceed(cx));
         ready!(self.poll_parked(chan, cx));
         coop.made_progress();
-        Poll::Ready(self.take_value().ok_or(RecvError::Closed))
+        Poll::Ready(self.take_value())
     }
 
     /// `poll_recv` past a failed lock-free pop (`first` says why it failed).
@@ -476,7 +489,7 @@ impl<T> Op<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
         if self.linked.get() {
-            return self.poll_send_parked(chan, cx);
+            return self.poll_parked_value(chan, cx).map(unsent);
         }
         let coop = ready!(coop::poll_proceed(cx));
         let v = self
@@ -489,23 +502,6 @@ impl<T> Op<T> {
             }
             Err(first) => self.poll_send_slow(chan, tag, cx, coop, first),
         }
-    }
-
-    /// `poll_send` of a parked send.
-    #[inline(never)]
-    fn poll_send_parked(
-        &self,
-        chan: &Chan<T>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), SendError<T>>> {
-        let coop = ready!(coop::poll_proceed(cx));
-        ready!(self.poll_parked(chan, cx));
-        coop.made_progress();
-        // A value still in the slot was not taken: the channel closed.
-        Poll::Ready(match self.take_value() {
-            Some(v) => Err(SendError(v)),
-            None => Ok(()),
-        })
     }
 
     /// `poll_send` past a failed lock-free push (`first` says why, and holds the value).
@@ -598,10 +594,7 @@ impl<T> Op<T> {
         }
         ready!(self.settle(chan, cx, thread));
         coop.made_progress();
-        Poll::Ready(match self.take_value() {
-            Some(v) => Err(SendError(v)),
-            None => Ok(()),
-        })
+        Poll::Ready(unsent(self.take_value()))
     }
 
     /// Reserve one slot; `Ok` means the caller now holds a reservation.

@@ -258,13 +258,15 @@ mod imp {
             tag.0.store(user | moves << MOVES_SHIFT, Relaxed);
         }
 
-        /// A `kind` operation through the handle tagged `tag` (none for `Closed`) has just
-        /// parked: leave the current task's wait note, record the task as the handle's user,
-        /// and make sure the wait-for graph can ask who may complete the operation. One
-        /// thread-local look-up; the handle's lock only if its user changed.
+        /// A `kind` operation through the handle tagged `tag` has just parked: leave the
+        /// current task's wait note, record the task as the handle's user, and make sure the
+        /// wait-for graph can ask who may complete the operation. One thread-local look-up; the
+        /// handle's lock only if its user changed. `tag` is `None` for `closed()`, which waits
+        /// for no counterpart and goes through no handle's bookkeeping.
         #[inline]
         pub(crate) fn parked(&self, kind: Kind, tag: Option<&Tag>) {
-            let Some(tag) = tag.filter(|_| kind != Kind::Closed) else {
+            let Some(tag) = tag else {
+                debug_assert_eq!(kind, Kind::Closed);
                 return;
             };
             let channel = self.id();

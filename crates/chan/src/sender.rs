@@ -83,8 +83,7 @@ impl<T> Sender<T> {
     /// released), and there is no value to lose.
     pub fn reserve(&self) -> Reserve<'_, T> {
         Reserve {
-            chan: &self.chan,
-            tag: &self.tag,
+            tx: self,
             op: Op::new(Kind::Reserve),
         }
     }
@@ -291,8 +290,7 @@ impl<T> fmt::Debug for Send<'_, T> {
 /// Future of [`Sender::reserve`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Reserve<'a, T> {
-    chan: &'a Chan<T>,
-    tag: &'a Tag,
+    tx: &'a Sender<T>,
     op: Op<T>,
 }
 
@@ -302,16 +300,18 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.into_ref().get_ref();
         me.op
-            .poll_reserve(me.chan, me.tag, cx)
-            .map_ok(|()| Permit { chan: me.chan })
+            .poll_reserve(&me.tx.chan, &me.tx.tag, cx)
+            .map_ok(|()| Permit { chan: &me.tx.chan })
     }
 }
 
 impl<T> Drop for Reserve<'_, T> {
     fn drop(&mut self) {
-        if self.op.withdraw(self.chan) == Withdrawn::Completed && self.op.granted() {
+        if self.op.withdraw(&self.tx.chan) == Withdrawn::Completed && self.op.granted() {
             // Granted after the last poll: nobody will use the slot, free it.
-            drop(Permit { chan: self.chan });
+            drop(Permit {
+                chan: &self.tx.chan,
+            });
         }
     }
 }

@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 
 use spectrum_rt::time::{sleep, sleep_until, Sleep};
 
-use crate::chan::Chan;
 use crate::error::{RecvError, RecvTimeoutError, SendError, SendTimeoutError};
 use crate::op::{Op, Withdrawn};
-use crate::owners::Tag;
 use crate::waiter::Kind;
 use crate::{Receiver, Sender};
 
@@ -39,8 +37,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> SendTimeout<'_, T> {
         SendTimeout {
-            chan: &self.chan,
-            tag: &self.tag,
+            tx: self,
             op: Op::with_value(value),
             sleep: sleep(timeout),
         }
@@ -62,8 +59,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send_deadline(&self, value: T, deadline: Instant) -> SendTimeout<'_, T> {
         SendTimeout {
-            chan: &self.chan,
-            tag: &self.tag,
+            tx: self,
             op: Op::with_value(value),
             sleep: sleep_until(deadline),
         }
@@ -89,8 +85,7 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> RecvTimeout<'_, T> {
         RecvTimeout {
-            chan: &self.chan,
-            tag: &self.tag,
+            rx: self,
             op: Op::new(Kind::Recv),
             sleep: sleep(timeout),
         }
@@ -112,8 +107,7 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> RecvTimeout<'_, T> {
         RecvTimeout {
-            chan: &self.chan,
-            tag: &self.tag,
+            rx: self,
             op: Op::new(Kind::Recv),
             sleep: sleep_until(deadline),
         }
@@ -123,8 +117,7 @@ impl<T> Receiver<T> {
 /// Future of [`Sender::send_timeout`] and [`Sender::send_deadline`].
 #[must_use = "futures do nothing unless polled"]
 pub struct SendTimeout<'a, T> {
-    chan: &'a Chan<T>,
-    tag: &'a Tag,
+    tx: &'a Sender<T>,
     op: Op<T>,
     sleep: Sleep,
 }
@@ -134,9 +127,9 @@ impl<T> Future for SendTimeout<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `sleep` is structurally pinned (never moved out, dropped in place); `op` is
-        // only used through `&`, and `chan` is a plain reference.
+        // only used through `&`, and `tx` is a plain reference.
         let me = unsafe { self.get_unchecked_mut() };
-        if let Poll::Ready(r) = me.op.poll_send(me.chan, me.tag, cx) {
+        if let Poll::Ready(r) = me.op.poll_send(&me.tx.chan, &me.tx.tag, cx) {
             return Poll::Ready(r.map_err(|SendError(v)| SendTimeoutError::Closed(v)));
         }
         // SAFETY: as above.
@@ -146,7 +139,7 @@ impl<T> Future for SendTimeout<'_, T> {
         {
             return Poll::Pending;
         }
-        Poll::Ready(match me.op.withdraw(me.chan) {
+        Poll::Ready(match me.op.withdraw(&me.tx.chan) {
             // Still waiting (or never parked because the budget ran out): the value is ours.
             Withdrawn::Cancelled | Withdrawn::NotParked => Err(SendTimeoutError::Timeout(
                 me.op.take_value().expect("an unsent value"),
@@ -162,7 +155,7 @@ impl<T> Future for SendTimeout<'_, T> {
 
 impl<T> Drop for SendTimeout<'_, T> {
     fn drop(&mut self) {
-        let _ = self.op.withdraw(self.chan);
+        let _ = self.op.withdraw(&self.tx.chan);
     }
 }
 
@@ -178,8 +171,7 @@ impl<T> fmt::Debug for SendTimeout<'_, T> {
 /// Future of [`Receiver::recv_timeout`] and [`Receiver::recv_deadline`].
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvTimeout<'a, T> {
-    chan: &'a Chan<T>,
-    tag: &'a Tag,
+    rx: &'a Receiver<T>,
     op: Op<T>,
     sleep: Sleep,
 }
@@ -190,7 +182,7 @@ impl<T> Future for RecvTimeout<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: as in `SendTimeout::poll`.
         let me = unsafe { self.get_unchecked_mut() };
-        if let Poll::Ready(r) = me.op.poll_recv(me.chan, me.tag, cx) {
+        if let Poll::Ready(r) = me.op.poll_recv(&me.rx.chan, &me.rx.tag, cx) {
             return Poll::Ready(r.map_err(|RecvError::Closed| RecvTimeoutError::Closed));
         }
         // SAFETY: as in `SendTimeout::poll`.
@@ -200,7 +192,7 @@ impl<T> Future for RecvTimeout<'_, T> {
         {
             return Poll::Pending;
         }
-        Poll::Ready(match me.op.withdraw(me.chan) {
+        Poll::Ready(match me.op.withdraw(&me.rx.chan) {
             Withdrawn::Cancelled | Withdrawn::NotParked => Err(RecvTimeoutError::Timeout),
             Withdrawn::Completed => me.op.take_value().ok_or(RecvTimeoutError::Closed),
         })
@@ -209,9 +201,9 @@ impl<T> Future for RecvTimeout<'_, T> {
 
 impl<T> Drop for RecvTimeout<'_, T> {
     fn drop(&mut self) {
-        if self.op.withdraw(self.chan) == Withdrawn::Completed {
+        if self.op.withdraw(&self.rx.chan) == Withdrawn::Completed {
             if let Some(v) = self.op.take_value() {
-                self.chan.return_value(v);
+                self.rx.chan.return_value(v);
             }
         }
     }
