@@ -69,6 +69,53 @@ fn a_blocking_poll_is_reported_once_with_its_task() {
     );
 }
 
+/// The name of the task a long-poll report is about.
+fn reported_name(d: &Diagnostic) -> Option<String> {
+    match d {
+        Diagnostic::LongPoll { name, .. } => name.clone(),
+        _ => None,
+    }
+}
+
+/// The report names the stalled task wherever it lives: among many younger tasks in its
+/// registry shard (the watchdog looks it up oldest first, in that shard alone), and as a
+/// pinned task in its worker's own registry.
+#[test]
+fn a_stall_is_named_among_many_live_tasks_and_for_pinned_tasks() {
+    let (rt, seen) = collecting(BlockingPolicy::Report);
+    rt.block_on(async {
+        spectrum_rt::task::Builder::new()
+            .name("spawner")
+            .spawn(async {
+                // Spawned from the worker, into the spawner's shard, and all younger than it.
+                let idle: Vec<_> = (0..20_000)
+                    .map(|_| spectrum_rt::spawn(std::future::pending::<()>()))
+                    .collect();
+                std::thread::sleep(Duration::from_millis(60));
+                drop(idle);
+            })
+            .await
+            .unwrap();
+        // `spawn_local` pins to the calling worker: call it from a task.
+        spectrum_rt::spawn(async {
+            spectrum_rt::task::Builder::new()
+                .name("pinned")
+                .spawn_local(async { std::thread::sleep(Duration::from_millis(60)) })
+                .await
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    });
+    let names: Vec<_> = long_polls(&seen).iter().map(reported_name).collect();
+    assert_eq!(
+        names,
+        [Some("spawner".to_owned()), Some("pinned".to_owned())],
+        "{:?}",
+        long_polls(&seen)
+    );
+}
+
 #[test]
 fn compensation_keeps_a_thousand_tasks_moving_past_a_sleeping_one() {
     let (rt, seen) = collecting(BlockingPolicy::Compensate);

@@ -225,6 +225,24 @@ impl<L: Link> LinkedList<L> {
         }
     }
 
+    /// The first node from back to front (oldest first, for a list filled with `push_front`)
+    /// for which `found` is true; stops there.
+    pub fn find_back(
+        &self,
+        mut found: impl FnMut(NonNull<L::Target>) -> bool,
+    ) -> Option<NonNull<L::Target>> {
+        let mut cur = self.tail;
+        while let Some(node) = cur {
+            if found(node) {
+                return Some(node);
+            }
+            // SAFETY: linked nodes are live, and `found` only gets a shared view of the list,
+            // so `node` is still linked here.
+            cur = unsafe { (*L::pointers(node).as_ptr()).prev };
+        }
+        None
+    }
+
     /// Moves every node of `self` to the back of `other`, leaving `self` empty.
     pub fn append_to(&mut self, other: &mut Self) {
         let (Some(head), Some(tail)) = (self.head.take(), self.tail.take()) else {
@@ -324,5 +342,26 @@ mod tests {
         assert_eq!(other.pop_front().map(|n| n.val), Some(9));
         assert_eq!(other.pop_front().map(|n| n.val), Some(3));
         assert!(other.pop_front().is_none());
+    }
+
+    #[test]
+    fn find_back_visits_oldest_first_and_stops_at_the_match() {
+        let mut list = LinkedList::<NodeLink>::new();
+        assert!(list.find_back(|_| true).is_none());
+        for v in 1..=5 {
+            list.push_front(node(v));
+        }
+        let mut seen = Vec::new();
+        let hit = list.find_back(|n| {
+            // SAFETY: nodes are leaked, hence live.
+            let v = unsafe { n.as_ref().val };
+            seen.push(v);
+            v == 3
+        });
+        // SAFETY: as above.
+        assert_eq!(hit.map(|n| unsafe { n.as_ref().val }), Some(3));
+        assert_eq!(seen, [1, 2, 3]);
+        assert!(list.find_back(|_| false).is_none());
+        assert_eq!(list.len(), 5);
     }
 }

@@ -102,11 +102,13 @@ pub(crate) struct Shared {
 
 /// What a watchdog reads to see a worker stuck inside one poll: a sequence number that stops
 /// moving (Go's sysmon watches a P's `schedtick` the same way). It is odd while a poll runs and
-/// even between polls; `task` names the task being polled. Two plain stores per poll on the
-/// worker's own cache line.
+/// even between polls; `task` names the task being polled, `shard` its registry shard. Plain
+/// stores only, on the worker's own cache line.
 #[derive(Default)]
 pub(crate) struct Progress {
     seq: AtomicU32,
+    /// The registry shard of `task`: a long-poll report looks the task up there alone.
+    shard: AtomicU32,
     task: spectrum_sync::atomic::AtomicU64,
 }
 
@@ -114,10 +116,15 @@ pub(crate) struct Progress {
 const STOPPED: u32 = u32::MAX;
 
 impl Progress {
+    /// Set in a recorded shard for a pinned task: its shard is in the worker's own registry.
+    pub(crate) const LOCAL: u32 = 1 << 31;
+
     #[inline]
-    pub(crate) fn begin(&self, task: crate::task::TaskId) {
+    pub(crate) fn begin(&self, task: crate::task::TaskId, shard: u32) {
         // Relaxed: statistics for a sampling watchdog; a stale read only delays a report.
         self.task.store(task.as_u64(), Relaxed);
+        // Relaxed: as above; a stale shard only makes the report's lookup miss.
+        self.shard.store(shard, Relaxed);
         self.bump();
     }
 
@@ -138,6 +145,12 @@ impl Progress {
     pub(crate) fn sample(&self) -> (u32, u64) {
         // Relaxed: see `begin`.
         (self.seq.load(Relaxed), self.task.load(Relaxed))
+    }
+
+    /// The registry shard of the task last sampled (a hint: see `begin`).
+    pub(crate) fn shard(&self) -> u32 {
+        // Relaxed: see `begin`.
+        self.shard.load(Relaxed)
     }
 
     pub(crate) fn stop(&self) {
@@ -510,14 +523,16 @@ impl Shared {
         waiters.into_iter().for_each(std::task::Waker::wake);
     }
 
-    /// The live task with this id, if any (a scan of the registries: for diagnostics only).
-    pub(crate) fn find_task(&self, id: u64) -> Option<TaskInfo> {
+    /// The live task `id`, polled by worker `worker` in registry shard `shard` as its
+    /// `Progress` recorded (`Progress::LOCAL` set: a pinned task, in that worker's registry).
+    pub(crate) fn find_task(&self, id: u64, worker: usize, shard: u32) -> Option<TaskInfo> {
         let now = self.coarse_ms();
-        self.registry.find(id, now).or_else(|| {
-            self.remotes
-                .iter()
-                .find_map(|r| r.local_registry.find(id, now))
-        })
+        if shard & Progress::LOCAL != 0 {
+            return self.remotes[worker]
+                .local_registry
+                .find(id, shard & !Progress::LOCAL, now);
+        }
+        self.registry.find(id, shard, now)
     }
 
     pub(crate) fn diagnose(&self, d: Diagnostic) {

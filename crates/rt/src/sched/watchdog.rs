@@ -9,7 +9,7 @@
 //! blocked and starts a spare thread that steals its queue (Go's sysmon hands off a P the same
 //! way), `Panic` makes `block_on` fail with the report.
 //!
-//! Cost to the workers: two plain stores per poll on their own cache line; the watchdog itself
+//! Cost to the workers: a few plain stores per poll on their own cache line; the watchdog itself
 //! wakes a few hundred times a second while tasks run (about 100 times a second once every
 //! worker is idle) and reads one word per worker.
 //!
@@ -137,7 +137,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 super::worker::start_spare(&shared);
                 w.compensated = true;
             }
-            let info = shared.find_task(task);
+            let info = shared.find_task(task, index, remote.progress.shard());
             let diagnostic = Diagnostic::LongPoll {
                 task: info
                     .as_ref()

@@ -295,11 +295,11 @@ impl Next {
     fn run(self, progress: &super::Progress) {
         match self {
             Next::Task(t) => {
-                progress.begin(t.header().id);
+                progress.begin(t.header().id, t.header().shard);
                 t.run();
             }
             Next::Pinned(t) => {
-                progress.begin(t.header().id);
+                progress.begin(t.header().id, t.header().shard | super::Progress::LOCAL);
                 t.run();
             }
         }

@@ -266,24 +266,21 @@ impl Registry {
         self.shards.iter().map(|s| s.lock().list.len()).sum()
     }
 
-    /// The live task with this id, if any: a scan that builds one entry (cheaper than a
-    /// snapshot; for the watchdog's reports).
-    pub(crate) fn find(&self, id: u64, now_ms: u32) -> Option<TaskInfo> {
-        for shard in self.shards.iter() {
-            let guard = shard.lock();
-            let mut found = None;
-            guard.list.for_each(|ptr| {
+    /// The live task `id`, looked up in shard `shard` alone (a long-poll report knows its
+    /// shard): holding one shard's lock through a walk of every live task would stall each
+    /// spawn and completion in that shard meanwhile (milliseconds with a million tasks).
+    /// Searched oldest first, since a task that runs long enough to be reported has usually
+    /// been alive longer than the tasks spawned since.
+    pub(crate) fn find(&self, id: u64, shard: u32, now_ms: u32) -> Option<TaskInfo> {
+        let guard = self.shard(shard).lock();
+        guard
+            .list
+            .find_back(|ptr| {
                 // SAFETY: as in `snapshot`.
-                let h = unsafe { ptr.as_ref() };
-                if found.is_none() && h.id.as_u64() == id {
-                    found = Some(info_of(h, now_ms));
-                }
-            });
-            if found.is_some() {
-                return found;
-            }
-        }
-        None
+                unsafe { ptr.as_ref() }.id.as_u64() == id
+            })
+            // SAFETY: as in `snapshot`; the shard lock is still held.
+            .map(|ptr| info_of(unsafe { ptr.as_ref() }, now_ms))
     }
 
     /// Snapshots every live task. `now_ms` is the runtime's coarse clock.
