@@ -91,11 +91,12 @@
 //! is parked (its waiter must be unlinked before its memory goes), `select` registration, and
 //! `try_send` / `try_recv` / `try_reserve` once the lock-free attempt has failed (a spurious
 //! `Full` or `Empty` would break their contract). An async task or fiber polling an operation
-//! takes it with `try_lock` and yields if it is taken (`op`), since its holder may be an OS
+//! takes it with `try_lock_into` and yields if it is taken (`op`), since its holder may be an OS
 //! thread that the kernel has just preempted. Critical sections are short, never allocate
 //! except for `front` / `back`, and never run user code (wakers are woken and values dropped
 //! after unlocking).
 
+use core::borrow::BorrowMut;
 use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
@@ -191,21 +192,28 @@ pub(crate) struct Inner<T> {
 
 /// The channel lock's guard; its drop publishes the flag bits (invariant 1), unlocks, then
 /// wakes the waiters completed meanwhile.
-pub(crate) struct ChanGuard<'a, T> {
+///
+/// The wakers are the guard's own (`W = Wakers`, woken as the guard's drop ends) or borrowed
+/// from the caller (`&mut Wakers`, woken when the caller drops them, after the guard). The
+/// hottest paths borrow (`Chan::try_lock_into`): a guard that owns them gets copied to where it
+/// is dropped, and that copy's wide loads of a waker stored a moment before stall (store
+/// forwarding fails), about 15 cycles each time a task completes a waiter.
+pub(crate) struct ChanGuard<'a, T, W: BorrowMut<Wakers> = Wakers> {
     chan: &'a Chan<T>,
     guard: ManuallyDrop<Guard<'a, Inner<T>>>,
     /// Wakers of the waiters completed under this guard, woken after unlocking (never under the
     /// lock: a waker may run arbitrary code).
-    wakers: Wakers,
+    wakers: W,
 }
 
-impl<T> Drop for ChanGuard<'_, T> {
+impl<T, W: BorrowMut<Wakers>> Drop for ChanGuard<'_, T, W> {
     #[inline]
     fn drop(&mut self) {
         self.publish();
         // SAFETY: dropped once, here; the field is never used again.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        // `wakers` is dropped next, with the lock released: its drop wakes them.
+        // `wakers` is dropped next, with the lock released: its drop wakes them (borrowed ones:
+        // the owner's drop, later still).
     }
 }
 
@@ -219,18 +227,30 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn record(&self, kind: Kind, nanos: Option<u64>) {
-        let Some(nanos) = nanos else { return };
-        let (waits, total) = match kind {
-            Kind::Send | Kind::Reserve => (&self.send_waits, &self.send_nanos),
-            Kind::Recv => (&self.recv_waits, &self.recv_nanos),
+    /// Counts a wait that begins. Only under the channel lock (`ChanGuard::start_wait`).
+    fn count_wait(&self, kind: Kind) {
+        let waits = match kind {
+            Kind::Send | Kind::Reserve => &self.send_waits,
+            Kind::Recv => &self.recv_waits,
             Kind::Closed => return,
         };
-        // Relaxed: independent diagnostic counters; no other memory depends on them.
-        waits.fetch_add(1, Relaxed);
+        // Relaxed load and store, not a read-modify-write (a locked instruction, tens of cycles
+        // on every park): every writer holds the channel lock, whose acquire and release order
+        // the writers; `snapshot` only reads a diagnostic figure.
+        waits.store(waits.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Adds the time a wait lasted, once it ends (`nanos`: `None` if its clock never ran).
+    pub(crate) fn record(&self, kind: Kind, nanos: Option<u64>) {
+        let total = match kind {
+            Kind::Send | Kind::Reserve => &self.send_nanos,
+            Kind::Recv => &self.recv_nanos,
+            Kind::Closed => return,
+        };
         // Most waits in a busy program are shorter than the coarse clock's tick and measure 0
         // (`clock` module): no read-modify-write for them.
-        if nanos != 0 {
+        if let Some(nanos @ 1..) = nanos {
+            // Relaxed: an independent diagnostic counter; no other memory depends on it.
             total.fetch_add(nanos, Relaxed);
         }
     }
@@ -296,14 +316,24 @@ impl<T> Chan<T> {
     /// The lock, waiting for it if needed (spinning, then sleeping: `lock`).
     #[inline]
     pub(crate) fn lock(&self) -> ChanGuard<'_, T> {
-        ChanGuard::new(self, self.inner.lock())
+        ChanGuard::new(self, self.inner.lock(), Wakers::default())
     }
 
     /// The lock if it is free (or freed within a short spin); never sleeps. For callers that
-    /// must not block a runtime worker: on `None` they yield and retry.
+    /// must not block a runtime worker: on `None` they yield and retry. The guard borrows the
+    /// caller's wakers (see [`ChanGuard`]).
     #[inline]
-    pub(crate) fn try_lock(&self) -> Option<ChanGuard<'_, T>> {
-        Some(ChanGuard::new(self, try_lock(&self.inner)?))
+    pub(crate) fn try_lock_into<'w>(
+        &self,
+        wakers: &'w mut Wakers,
+    ) -> Option<ChanGuard<'_, T, &'w mut Wakers>> {
+        Some(ChanGuard::new(self, try_lock(&self.inner)?, wakers))
+    }
+
+    /// [`lock`](Self::lock) with the wakers borrowed from the caller.
+    #[inline]
+    pub(crate) fn lock_into<'w>(&self, wakers: &'w mut Wakers) -> ChanGuard<'_, T, &'w mut Wakers> {
+        ChanGuard::new(self, self.inner.lock(), wakers)
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {
@@ -591,7 +621,7 @@ fn any(_: Kind) -> bool {
     true
 }
 
-impl<'a, T> ChanGuard<'a, T> {
+impl<'a, T, W: BorrowMut<Wakers>> ChanGuard<'a, T, W> {
     /// The channel's guardrail bookkeeping (`owners` module).
     #[inline]
     pub(crate) fn diag(&self) -> &'a crate::owners::ChanDiag {
@@ -600,11 +630,11 @@ impl<'a, T> ChanGuard<'a, T> {
 
     /// Wraps a held lock.
     #[inline]
-    fn new(chan: &'a Chan<T>, guard: Guard<'a, Inner<T>>) -> ChanGuard<'a, T> {
+    fn new(chan: &'a Chan<T>, guard: Guard<'a, Inner<T>>, wakers: W) -> ChanGuard<'a, T, W> {
         ChanGuard {
             chan,
             guard: ManuallyDrop::new(guard),
-            wakers: Wakers::default(),
+            wakers,
         }
     }
 
@@ -705,7 +735,7 @@ impl<'a, T> ChanGuard<'a, T> {
                 // SAFETY: we claimed the node under the lock: its slot is ours to write.
                 unsafe {
                     node.as_ref().put(v);
-                    complete(node, &mut self.wakers);
+                    complete(node, self.wakers.borrow_mut());
                 }
                 return Ok(());
             }
@@ -756,7 +786,7 @@ impl<'a, T> ChanGuard<'a, T> {
                 // SAFETY: claimed under the lock: the slot is ours; a `Send` waiter holds a value.
                 let v = unsafe { node.as_ref().take() };
                 // SAFETY: as above.
-                unsafe { complete(node, &mut self.wakers) };
+                unsafe { complete(node, self.wakers.borrow_mut()) };
                 return Ok(v.expect("a waiting sender holds its value"));
             }
         }
@@ -848,7 +878,7 @@ impl<'a, T> ChanGuard<'a, T> {
             // SAFETY: claimed under the lock: its slot is ours to write.
             unsafe {
                 node.as_ref().put(v);
-                complete(node, &mut self.wakers);
+                complete(node, self.wakers.borrow_mut());
             }
             // The value bypassed the buffer, so the reserved slot is free now: it goes to the
             // next waiting sender (invariant 3).
@@ -916,7 +946,7 @@ impl<'a, T> ChanGuard<'a, T> {
                 }
             }
             // SAFETY: as above.
-            unsafe { complete(node, &mut self.wakers) };
+            unsafe { complete(node, self.wakers.borrow_mut()) };
         }
     }
 
@@ -939,7 +969,7 @@ impl<'a, T> ChanGuard<'a, T> {
                 // SAFETY: claimed under the lock: its slot is ours to write.
                 Some(node) => unsafe {
                     node.as_ref().put(v);
-                    complete(node, &mut self.wakers);
+                    complete(node, self.wakers.borrow_mut());
                 },
                 None => {
                     // The last live receiver withdrew meanwhile: the value keeps its place.
@@ -972,7 +1002,7 @@ impl<'a, T> ChanGuard<'a, T> {
             // SAFETY: claimed under the lock.
             unsafe {
                 node.as_ref().set_outcome(OUTCOME_GRANTED);
-                complete(node, &mut self.wakers);
+                complete(node, self.wakers.borrow_mut());
             }
         }
     }
@@ -993,8 +1023,16 @@ impl<'a, T> ChanGuard<'a, T> {
                 if n.outcome() == OUTCOME_NONE {
                     n.set_outcome(OUTCOME_CLOSED);
                 }
-                complete(node, &mut self.wakers);
+                complete(node, self.wakers.borrow_mut());
             }
+        }
+    }
+
+    /// Starts `node`'s blocked-time clock and counts its wait, unless the clock already runs (a
+    /// `select` registering its case again keeps its first start).
+    pub(crate) fn start_wait(&mut self, node: &Waiter<T>) {
+        if node.start_clock() {
+            self.chan.stats.count_wait(node.kind());
         }
     }
 
@@ -1060,7 +1098,7 @@ impl<'a, T> ChanGuard<'a, T> {
             // SAFETY: claimed under the lock.
             unsafe {
                 node.as_ref().put(v);
-                complete(node, &mut self.wakers);
+                complete(node, self.wakers.borrow_mut());
             }
         } else {
             self.guard.front.push_front(v);

@@ -173,8 +173,9 @@ fn channel<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
 
 /// Time spent blocked on one channel, for diagnostics ([`Sender::stats`], [`Receiver::stats`]).
 ///
-/// A wait is counted when a blocked operation stops waiting (it completed, timed out or was
-/// cancelled); operations still waiting are not included yet.
+/// A wait is counted when a blocked operation starts waiting; its time is added when it stops
+/// (it completed, timed out or was cancelled), so the time of operations still waiting is not
+/// included yet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChannelStats {
     /// Sends (and reservations) that had to wait.

@@ -15,6 +15,7 @@
 //! (cancellation) and tells whether the operation had already completed, so each caller can
 //! keep its cancel-safety promise (give a received value back, report an unsent value).
 
+use core::borrow::BorrowMut;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 use core::task::{ready, Context, Poll};
@@ -26,7 +27,7 @@ use crate::buf::{Pop, Push};
 use crate::chan::{Chan, ChanGuard, RecvFail, SendFail};
 use crate::error::{RecvError, SendError, TrySendError};
 use crate::owners::{Side, Tag};
-use crate::waiter::{Check, Kind, Signal, Waiter, OUTCOME_GRANTED};
+use crate::waiter::{Check, Kind, Signal, Waiter, Wakers, OUTCOME_GRANTED};
 
 /// True if the caller may spin briefly before parking: an OS thread blocked in `.wait()` (not
 /// an async task, not a fiber), for which sleeping costs a futex wait plus the waker's wake-up
@@ -58,15 +59,16 @@ fn spin_before_parking(thread: bool) -> bool {
 /// wakes itself and returns `Pending` (`None` here), and tries again after the worker's other
 /// tasks.
 #[inline]
-fn lock_for_poll<'c, T>(
+fn lock_for_poll<'c, 'w, T>(
     chan: &'c Chan<T>,
     cx: &Context<'_>,
     thread: bool,
-) -> Option<ChanGuard<'c, T>> {
+    wakers: &'w mut Wakers,
+) -> Option<ChanGuard<'c, T, &'w mut Wakers>> {
     if thread {
-        return Some(chan.lock());
+        return Some(chan.lock_into(wakers));
     }
-    let g = chan.try_lock();
+    let g = chan.try_lock_into(wakers);
     if g.is_none() {
         cx.waker().wake_by_ref();
     }
@@ -100,6 +102,15 @@ fn unsent<T>(left: Option<T>) -> Result<(), SendError<T>> {
         Some(v) => Err(SendError(v)),
         None => Ok(()),
     }
+}
+
+/// How a send's critical section ended (`Op::poll_send_slow`).
+enum Locked<T> {
+    Sent,
+    /// Full: the value waits in the parked node.
+    Parked,
+    Closed(T),
+    Busy(T),
 }
 
 /// What [`Op::withdraw`] found.
@@ -201,9 +212,9 @@ impl<T> Op<T> {
     ///
     /// `self` is pinned (it stays put until `withdraw` or completion), not linked, and `g` is the
     /// lock of the channel it belongs to.
-    unsafe fn park(
+    unsafe fn park<W: BorrowMut<Wakers>>(
         &self,
-        g: &mut ChanGuard<'_, T>,
+        g: &mut ChanGuard<'_, T, W>,
         value: Option<T>,
         tag: Option<&Tag>,
         cx: &Context<'_>,
@@ -223,7 +234,7 @@ impl<T> Op<T> {
             unsafe { p.signal.register_unlinked(cx.waker()) };
         }
         p.node.arm(&p.signal, 0);
-        p.node.start_clock();
+        g.start_wait(&p.node);
         // SAFETY: pinned and unlinked per the caller; the try just failed without `Closed`, so
         // the channel is open (or, for a receive, a value is still being written).
         unsafe { g.link(self.node_ptr()) };
@@ -428,18 +439,28 @@ impl<T> Op<T> {
         }
         let backoff = Backoff::new();
         loop {
-            let Some(mut g) = lock_for_poll(chan, cx, thread) else {
-                return Poll::Pending;
-            };
-            let mut res = g.try_recv(core::ptr::null());
-            if let Err(RecvFail::Empty) = res {
-                if g.announce(Kind::Recv) {
-                    res = g.try_recv(core::ptr::null());
+            // The guard, then the wakers it filled, go out of scope at the end of this block:
+            // unlocked, then woken, both dropped where they lie (`ChanGuard` on why the wakers
+            // are not the guard's).
+            let res = {
+                let mut wakers = Wakers::default();
+                let Some(mut g) = lock_for_poll(chan, cx, thread, &mut wakers) else {
+                    return Poll::Pending;
+                };
+                let mut res = g.try_recv(core::ptr::null());
+                if let Err(RecvFail::Empty) = res {
+                    if g.announce(Kind::Recv) {
+                        res = g.try_recv(core::ptr::null());
+                    }
                 }
-            }
+                if let Err(RecvFail::Empty) = res {
+                    // SAFETY: `self` is pinned inside its future; `g` is its channel's lock.
+                    unsafe { self.park(&mut g, None, Some(tag), cx, thread) };
+                }
+                res
+            };
             match res {
                 Ok(v) => {
-                    drop(g);
                     // Done through the lock (often: by completing a parked sender), so not
                     // recorded by `park`: record who uses the handle (`owners`).
                     chan.diag.used(Side::Receivers, tag);
@@ -447,18 +468,12 @@ impl<T> Op<T> {
                     return Poll::Ready(Ok(v));
                 }
                 Err(RecvFail::Closed) => {
-                    drop(g);
                     coop.made_progress();
                     return Poll::Ready(Err(RecvError::Closed));
                 }
-                Err(RecvFail::Empty) => {
-                    // SAFETY: `self` is pinned inside its future; `g` is its channel's lock.
-                    unsafe { self.park(&mut g, None, Some(tag), cx, thread) };
-                    break;
-                }
+                Err(RecvFail::Empty) => break,
                 Err(RecvFail::Busy) => {
                     // Never park on a value still being written (`chan` module protocols).
-                    drop(g);
                     if !thread {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
@@ -545,37 +560,44 @@ impl<T> Op<T> {
         let backoff = Backoff::new();
         let mut v = v;
         loop {
-            let Some(mut g) = lock_for_poll(chan, cx, thread) else {
-                self.value.set(Some(v));
-                return Poll::Pending;
-            };
-            let res = match g.try_send(v, core::ptr::null()) {
-                Err(SendFail::Full(v)) if g.announce(Kind::Send) => {
-                    g.try_send(v, core::ptr::null())
+            // As in `poll_recv_slow`.
+            let res = {
+                let mut wakers = Wakers::default();
+                let Some(mut g) = lock_for_poll(chan, cx, thread, &mut wakers) else {
+                    self.value.set(Some(v));
+                    return Poll::Pending;
+                };
+                let res = match g.try_send(v, core::ptr::null()) {
+                    Err(SendFail::Full(v)) if g.announce(Kind::Send) => {
+                        g.try_send(v, core::ptr::null())
+                    }
+                    res => res,
+                };
+                match res {
+                    Ok(()) => Locked::Sent,
+                    Err(SendFail::Full(v)) => {
+                        // SAFETY: pinned, unlinked, and `g` is its channel's lock.
+                        unsafe { self.park(&mut g, Some(v), Some(tag), cx, thread) };
+                        Locked::Parked
+                    }
+                    Err(SendFail::Closed(v)) => Locked::Closed(v),
+                    Err(SendFail::Busy(v)) => Locked::Busy(v),
                 }
-                res => res,
             };
             match res {
-                Ok(()) => {
-                    drop(g);
+                Locked::Parked => break,
+                Locked::Sent => {
                     // As in `poll_recv`.
                     chan.diag.used(Side::Senders, tag);
                     coop.made_progress();
                     return Poll::Ready(Ok(()));
                 }
-                Err(SendFail::Closed(v)) => {
-                    drop(g);
+                Locked::Closed(v) => {
                     coop.made_progress();
                     return Poll::Ready(Err(SendError(v)));
                 }
-                Err(SendFail::Full(v)) => {
-                    // SAFETY: pinned, unlinked, and `g` is its channel's lock.
-                    unsafe { self.park(&mut g, Some(v), Some(tag), cx, thread) };
-                    break;
-                }
-                Err(SendFail::Busy(x)) => {
+                Locked::Busy(x) => {
                     // Never park on a slot still being read (`chan` module protocols).
-                    drop(g);
                     if !thread {
                         self.value.set(Some(x));
                         cx.waker().wake_by_ref();
@@ -615,7 +637,8 @@ impl<T> Op<T> {
             });
         }
         let thread = spin_allowed();
-        let Some(mut g) = lock_for_poll(chan, cx, thread) else {
+        let mut wakers = Wakers::default();
+        let Some(mut g) = lock_for_poll(chan, cx, thread, &mut wakers) else {
             return Poll::Pending;
         };
         let mut res = g.try_reserve();
@@ -638,6 +661,8 @@ impl<T> Op<T> {
             }
         };
         drop(g);
+        // Woken before a thread spins in `settle`: one of them may be what completes us.
+        drop(wakers);
         if res.is_ready() {
             coop.made_progress();
             return res;
@@ -657,7 +682,8 @@ impl<T> Op<T> {
             return self.poll_parked(chan, cx);
         }
         let thread = spin_allowed();
-        let Some(mut g) = lock_for_poll(chan, cx, thread) else {
+        let mut wakers = Wakers::default();
+        let Some(mut g) = lock_for_poll(chan, cx, thread, &mut wakers) else {
             return Poll::Pending;
         };
         if g.is_closed() {
@@ -666,6 +692,7 @@ impl<T> Op<T> {
         // SAFETY: pinned, and `g` is its channel's lock.
         unsafe { self.park(&mut g, None, None, cx, thread) };
         drop(g);
+        drop(wakers);
         self.settle(chan, cx, thread)
     }
 }

@@ -328,11 +328,13 @@ impl<T> Waiter<T> {
         self.slot.with_mut(|p| unsafe { (*p).take() })
     }
 
-    /// Starts the blocked-time clock (`clock`: coarse, cheap).
-    pub(crate) fn start_clock(&self) {
-        if self.since.get().is_none() {
-            self.since.set(Some(crate::clock::now_nanos()));
+    /// Starts the blocked-time clock (`clock`: coarse, cheap); false if it already runs.
+    pub(crate) fn start_clock(&self) -> bool {
+        if self.since.get().is_some() {
+            return false;
         }
+        self.since.set(Some(crate::clock::now_nanos()));
+        true
     }
 
     /// Stops the blocked-time clock: nanoseconds blocked, if the clock ran.

@@ -262,7 +262,7 @@ impl<T> CaseImpl for RecvCase<'_, T> {
         }
         let node = self.node.get_or_init();
         node.arm(signal, case);
-        node.start_clock();
+        g.start_wait(node);
         // SAFETY: the case stays in place and the signal alive until unlinked (caller); the
         // channel is open, or a value is still being written (`can_recv` would have said
         // ready otherwise).
@@ -364,7 +364,7 @@ impl<T> CaseImpl for SendCase<'_, T> {
             )
         };
         node.arm(signal, case);
-        node.start_clock();
+        g.start_wait(node);
         // SAFETY: as in `RecvCase::register`.
         unsafe { g.link(waiter_ptr(node)) };
         self.linked.set(true);
