@@ -15,14 +15,21 @@
 //!
 //! | state | meaning | who moves it on |
 //! |---|---|---|
-//! | `WAITING` | the owner is parked; any node of this signal may be claimed | a counterpart (CAS to `CLAIMED`) or the owner (CAS to `ABORTED`) |
-//! | `CLAIMED` | a counterpart holding the node's channel lock is completing it | that counterpart (store `DONE`) |
+//! | `WAITING` | the owner is parked; any node of this signal may be claimed | a counterpart (CAS to `CLAIMED`) or the owner (CAS to `REGISTERING` or `ABORTED`) |
+//! | `REGISTERING` | the owner is storing a new waker | the owner (CAS back to `WAITING`) or a counterpart (CAS to `CLAIMED_BARE`) |
+//! | `CLAIMED` | a counterpart holding the node's channel lock is completing it, and owns the waker | that counterpart (store `DONE`) |
+//! | `CLAIMED_BARE` | as `CLAIMED`, but claimed while the owner was storing a waker: the counterpart leaves the waker alone and wakes nobody (the owner is running, and sees the claim when its registration fails) | that counterpart (store `DONE`) |
 //! | `DONE + case` | the operation finished through case `case`; its node is unlinked | the owner only (`reset`, when no node is linked) |
 //! | `ABORTED` | the owner withdrew (select retry, timeout, drop); nodes are stale | the owner only (`reset`, when no node is linked) |
 //!
-//! Transitions out of `WAITING` are CASes, so exactly one party wins a signal: that is the
-//! "exactly one case commits" rule of `select`. A node whose signal is not `WAITING` is stale and
-//! whoever finds it in a queue unlinks it.
+//! Transitions out of `WAITING` (and `REGISTERING`) are CASes, so exactly one party wins a
+//! signal: that is the "exactly one case commits" rule of `select`. A node whose signal is not
+//! waiting (`WAITING` or `REGISTERING`) is stale and whoever finds it in a queue unlinks it.
+//!
+//! The waker has no lock or state of its own (tokio's `AtomicWaker` has both, and taking a
+//! waker from it costs two locked read-modify-writes): the state word above says who may touch
+//! it. The owner, in `WAITING` (moved to `REGISTERING` by its CAS) or while no node is linked;
+//! a counterpart, once its claim moved `WAITING` to `CLAIMED`.
 //!
 //! # Completing a node (counterpart, holding the node's channel lock)
 //!
@@ -30,17 +37,22 @@
 //! 2. `try_claim`: CAS the signal `WAITING -> CLAIMED`. On failure the node is stale: drop it and
 //!    look at the next one.
 //! 3. Write the node's `slot` / `outcome`.
-//! 4. `complete`: take the waker, then store `DONE + case` with Release. This is the last access
-//!    to the node or the signal: once the owner sees `DONE` it may free both.
+//! 4. `complete`: take the waker (after a `CLAIMED` claim), then store `DONE + case` with
+//!    Release. This is the last access to the node or the signal: once the owner sees `DONE` it
+//!    may free both.
 //! 5. After releasing the lock, wake the waker taken in step 4.
 //!
 //! # Owner
 //!
-//! - Registers its waker in the signal *before* linking the node, and again on every poll.
+//! - Registers its waker in the signal *before* linking the node (a task; an OS thread first
+//!   spins), and again on every poll that finds it still waiting. A registration that a claim
+//!   interrupts (`CLAIMED_BARE`) leaves no waker for the counterpart: the owner's next `check`
+//!   sees the claim, and it spins (a thread) or wakes itself (a task), as for `CLAIMED`.
 //! - Reads `DONE` with Acquire (pairs with step 4), after which the node is unlinked and its
 //!   `slot` belongs to the owner again.
-//! - Seeing `CLAIMED`, spins until `DONE`: the counterpart is inside a short critical section and
-//!   may have taken an older waker, so returning `Pending` could lose the wake-up.
+//! - Seeing a claim, spins until `DONE` (or, on a runtime worker, wakes itself and returns
+//!   `Pending`): the counterpart is inside a short critical section and may have taken an older
+//!   waker, or none, so returning `Pending` without that could lose the wake-up.
 //! - Before freeing a node that may still be linked it takes the channel lock and unlinks it;
 //!   a node that is no longer linked was completed or pruned, and both happen under that same
 //!   lock, so after the lock the counterpart is done with it.
@@ -53,37 +65,86 @@ use core::task::Waker;
 
 use spectrum_sync::atomic::{AtomicUsize, Ordering::*};
 use spectrum_sync::linked_list::{Link, Pointers};
-use spectrum_sync::{AtomicWaker, Backoff, UnsafeCell};
+use spectrum_sync::{Backoff, UnsafeCell};
 
 /// The owner is parked; any node of this signal may be claimed.
 pub(crate) const WAITING: usize = 0;
-/// A counterpart is completing one node.
+/// A counterpart is completing one node, and took the waker.
 pub(crate) const CLAIMED: usize = 1;
 /// The owner withdrew; every node is stale.
 pub(crate) const ABORTED: usize = 2;
 /// Low bits of a finished state; the winning case index sits above them.
 pub(crate) const DONE: usize = 3;
-const CASE_SHIFT: u32 = 2;
+/// The owner is storing a new waker; a node may still be claimed (as `CLAIMED_BARE`).
+const REGISTERING: usize = 4;
+/// A counterpart is completing one node, claimed during a registration: no waker taken.
+const CLAIMED_BARE: usize = 5;
+const CASE_SHIFT: u32 = 3;
 const TAG_MASK: usize = (1 << CASE_SHIFT) - 1;
 
 /// The completion flag and waker of one operation (shared by every case of a `select`).
 pub struct Signal {
     state: AtomicUsize,
-    waker: AtomicWaker,
+    /// Who may touch it: see the module docs' state table.
+    waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: the waker is only accessed by the party the state word designates (module docs), and
+// each hand-over between owner and counterpart is an Acquire/Release pair on `state` (or the
+// channel lock); `Waker` is `Send + Sync`.
+unsafe impl Send for Signal {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Signal {}
+
+/// Stores `waker` in `slot` unless the one there already wakes the same task.
+fn store(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(old) if old.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
 }
 
 impl Signal {
     pub(crate) fn new() -> Signal {
         Signal {
             state: AtomicUsize::new(WAITING),
-            waker: AtomicWaker::new(),
+            waker: UnsafeCell::new(None),
         }
     }
 
-    /// Registers the owner's waker (every poll, before looking at the state).
+    /// Registers the owner's waker (every poll that finds the operation still waiting). If a
+    /// counterpart claims the signal meanwhile, the waker stays unused: the caller's next
+    /// `check` sees the claim.
     #[inline]
     pub(crate) fn register(&self, waker: &Waker) {
-        self.waker.register(waker);
+        // Acquire: pairs with the Release of `register`'s own final CAS and of the channel unlock
+        // after `register_unlinked` (the last writes of the slot, by this same owner: a formality
+        // on one thread, kept for the owner that moved between threads, as fibers never do but
+        // tasks may).
+        match self
+            .state
+            .compare_exchange(WAITING, REGISTERING, Acquire, Relaxed)
+        {
+            Ok(_) => {
+                // SAFETY: REGISTERING, set by us: only the owner touches the slot (module docs).
+                self.waker
+                    .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+                // Release: pairs with the Acquire of `try_claim`, which then owns the waker
+                // stored here. On failure a counterpart claimed the signal as CLAIMED_BARE and
+                // will not touch the slot: nothing to undo.
+                let _ = self
+                    .state
+                    .compare_exchange(REGISTERING, WAITING, Release, Relaxed);
+            }
+            Err(ABORTED) => {
+                // Withdrawn: no counterpart claims an aborted signal, so the slot is ours.
+                // SAFETY: as above.
+                self.waker
+                    .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+            }
+            // Claimed or done: the caller's `check` finds out.
+            Err(_) => {}
+        }
     }
 
     /// Registers the owner's waker while none of the signal's nodes is linked (so no
@@ -96,9 +157,9 @@ impl Signal {
     /// (whose release publishes the waker to the counterpart that acquires it).
     #[inline]
     pub(crate) unsafe fn register_unlinked(&self, waker: &Waker) {
-        // SAFETY: unreachable by others until linked under the lock, per the caller; `take`
-        // runs only on claimed (linked) nodes, so the waker's state is WAITING.
-        unsafe { self.waker.register_unshared(waker) };
+        // SAFETY: unreachable by others until linked under the lock, per the caller.
+        self.waker
+            .with_mut(|slot| store(unsafe { &mut *slot }, waker));
     }
 
     /// Back to `WAITING`. Only the owner calls it, and only while none of its nodes is linked.
@@ -114,28 +175,48 @@ impl Signal {
     #[inline]
     pub(crate) fn try_claim(&self) -> bool {
         // Acquire: pairs with the Release of the channel unlock after `reset` and the owner's
-        // writes to the node (its value, its case), which the claimer is about to read.
-        self.state
-            .compare_exchange(WAITING, CLAIMED, Acquire, Relaxed)
-            .is_ok()
+        // writes to the node (its value, its case, its waker), which the claimer is about to
+        // read, and with `register`'s Release CAS back to WAITING (a waker stored since).
+        let mut from = WAITING;
+        loop {
+            let to = if from == WAITING {
+                CLAIMED
+            } else {
+                CLAIMED_BARE
+            };
+            match self.state.compare_exchange(from, to, Acquire, Relaxed) {
+                Ok(_) => return true,
+                // The owner is storing a waker: claim without it. If its registration ends
+                // first, claim from WAITING again.
+                Err(s @ (WAITING | REGISTERING)) => from = s,
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Counterpart step 4: publish the result of case `case`; returns the waker to wake once the
     /// channel lock is released. The caller must not touch the node or the signal afterwards.
     #[inline]
     pub(crate) fn complete(&self, case: usize) -> Option<Waker> {
-        // Relaxed: a sanity check of our own earlier CAS.
-        debug_assert_eq!(self.state.load(Relaxed), CLAIMED);
-        let waker = self.waker.take();
-        // Release: pairs with the Acquire loads in `poll_done` / `abort`, so the owner that sees
-        // DONE also sees the slot and outcome written in step 3.
+        // Relaxed: our own claim's value; the owner cannot move the state from a claim.
+        let claim = self.state.load(Relaxed);
+        debug_assert!(claim == CLAIMED || claim == CLAIMED_BARE);
+        let waker = if claim == CLAIMED {
+            // SAFETY: claimed from WAITING: the waker is ours (module docs) until DONE.
+            self.waker.with_mut(|slot| unsafe { (*slot).take() })
+        } else {
+            None
+        };
+        // Release: pairs with the Acquire loads in `check` / `poll_done` / `abort`, so the owner
+        // that sees DONE also sees the slot and outcome written in step 3 (and the waker slot
+        // emptied).
         self.state.store(DONE | (case << CASE_SHIFT), Release);
         waker
     }
 
     /// The owner withdraws (`WAITING -> ABORTED`): from now on counterparts treat every node of
     /// this signal as stale. `Err(case)` if a counterpart claimed it first; then this waits out
-    /// the `CLAIMED` window and the result of `case` is in that case's node.
+    /// the claim and the result of `case` is in that case's node.
     #[inline]
     pub(crate) fn abort(&self) -> Result<(), usize> {
         // AcqRel: Acquire pairs with `complete`'s Release when we lose (we then read the winner's
@@ -151,29 +232,30 @@ impl Signal {
 
     /// The winning case if the operation finished, without waiting: `Claimed` while a
     /// counterpart is between its claim and `complete`. A caller that then returns `Pending`
-    /// must make sure it is polled again (the counterpart may have taken an older waker).
+    /// must make sure it is polled again (the counterpart may have taken an older waker, or
+    /// none).
     #[inline]
     pub(crate) fn check(&self) -> Check {
         // Acquire: pairs with the Release store in `complete`.
         let s = self.state.load(Acquire);
         match s {
-            WAITING | ABORTED => Check::Waiting,
-            CLAIMED => Check::Claimed,
+            WAITING | ABORTED | REGISTERING => Check::Waiting,
+            CLAIMED | CLAIMED_BARE => Check::Claimed,
             _ => Check::Done(s >> CASE_SHIFT),
         }
     }
 
-    /// The winning case if the operation finished, spinning through a `CLAIMED` window.
+    /// The winning case if the operation finished, spinning through a claim.
     #[inline]
     pub(crate) fn poll_done(&self) -> Option<usize> {
         // Acquire: pairs with the Release store in `complete`.
         match self.state.load(Acquire) {
-            WAITING | ABORTED => None,
+            WAITING | ABORTED | REGISTERING => None,
             _ => Some(self.wait_settled()),
         }
     }
 
-    /// Spins while `CLAIMED`; returns the winning case. Must only be called once the state has
+    /// Spins while claimed; returns the winning case. Must only be called once the state has
     /// left `WAITING` through a claim (not `ABORTED`).
     fn wait_settled(&self) -> usize {
         let backoff = Backoff::new();
@@ -183,7 +265,7 @@ impl Signal {
             if s & TAG_MASK == DONE {
                 return s >> CASE_SHIFT;
             }
-            debug_assert_eq!(s, CLAIMED);
+            debug_assert!(s == CLAIMED || s == CLAIMED_BARE, "{s}");
             backoff.snooze();
         }
     }
@@ -192,7 +274,7 @@ impl Signal {
     #[inline]
     pub(crate) fn is_waiting(&self) -> bool {
         // Relaxed: a hint used to prune stale nodes; the authoritative check is `try_claim`.
-        self.state.load(Relaxed) == WAITING
+        matches!(self.state.load(Relaxed), WAITING | REGISTERING)
     }
 }
 
