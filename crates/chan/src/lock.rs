@@ -13,13 +13,20 @@
 //! # Protocol
 //!
 //! - `locked`: the lock word. `sleepers`: how many acquirers sleep (or are about to) on `cv`.
-//! - Unlock: store `locked = false`, then, if `sleepers > 0`, notify one under `park`'s mutex.
+//! - Unlock: store `locked = false` (Release), then, if `sleepers > 0`, notify one under
+//!   `park`'s mutex.
 //! - A sleeping acquirer: under `park`'s mutex, increment `sleepers`, then re-check `locked`
-//!   and wait only if it is still held; decrement after waking, then retry the CAS.
-//! - The two SeqCst pairs (`locked` store / `sleepers` load in unlock; `sleepers` increment /
-//!   `locked` load in the sleeper) form Dekker's pattern: at least one side sees the other, so
-//!   a release never misses a sleeper. The notify happens under `park`'s mutex, which the
-//!   sleeper holds from its re-check until `cv.wait` releases it, so it cannot fall between.
+//!   and wait only if it is still held, for [`SLEEP_RECHECK`] at most; decrement after waking,
+//!   then retry the CAS.
+//! - Unlock reads `sleepers` without a fence, so it can miss a sleeper that is just going to
+//!   sleep (the two sides would need Dekker's pattern, a SeqCst store and load on each side, and
+//!   a SeqCst store is a locked `xchg` on x86: about 20 cycles on *every* critical section,
+//!   a tenth of a rendezvous hand-off between tasks). A missed sleeper is not lost: it wakes
+//!   after [`SLEEP_RECHECK`] on its own and tries again. So a miss, which needs an unlock to
+//!   land within the few nanoseconds between a sleeper's re-check and its store reaching the
+//!   other core, costs that sleeper a fraction of a millisecond, never a hang. A notify that
+//!   does happen cannot fall between the sleeper's re-check and its wait: both run under
+//!   `park`'s mutex.
 //!
 //! [`Lock::try_lock`] is the same spin without the sleep, for callers that must never block a
 //! runtime worker (async tasks and fibers): they yield and retry instead (`op`, `chan`).
@@ -31,9 +38,14 @@
 mod imp {
     use core::cell::UnsafeCell;
     use core::ops::{Deref, DerefMut};
+    use std::time::Duration;
 
     use spectrum_sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
     use spectrum_sync::{Backoff, Condvar, Mutex};
+
+    /// How long a sleeping acquirer waits before it re-checks the lock on its own, in case an
+    /// unlock missed it (module protocol).
+    pub(crate) const SLEEP_RECHECK: Duration = Duration::from_micros(200);
 
     pub(crate) struct Lock<T> {
         locked: AtomicBool,
@@ -62,8 +74,8 @@ mod imp {
 
         #[inline]
         fn try_acquire(&self) -> bool {
-            // Acquire: pairs with the Release part of the SeqCst store in `Guard::drop`, so
-            // the previous holder's writes to `data` are visible.
+            // Acquire: pairs with the Release store in `unlock`, so the previous holder's
+            // writes to `data` are visible.
             self.locked
                 .compare_exchange_weak(false, true, Acquire, Relaxed)
                 .is_ok()
@@ -109,14 +121,14 @@ mod imp {
                     return;
                 }
                 let mut g = self.park.lock();
-                // SeqCst: Dekker pair with the `locked` store / `sleepers` load in unlock (see
-                // the module protocol).
-                self.sleepers.fetch_add(1, SeqCst);
-                // SeqCst: the other half of the Dekker pair.
-                while self.locked.load(SeqCst) {
-                    g = self.cv.wait(g);
+                // Relaxed: `unlock`'s hint (module protocol); the read-modify-write's own
+                // ordering and `park`'s mutex are all a notify needs.
+                self.sleepers.fetch_add(1, Relaxed);
+                // Relaxed: a re-check before sleeping; the CAS after waking is what acquires.
+                while self.locked.load(Relaxed) {
+                    g = self.cv.wait_timeout(g, SLEEP_RECHECK);
                 }
-                // Relaxed: only `unlock`'s hint; protected by the Dekker pair on the next sleep.
+                // Relaxed: as for the increment.
                 self.sleepers.fetch_sub(1, Relaxed);
                 drop(g);
             }
@@ -124,11 +136,10 @@ mod imp {
 
         #[inline]
         fn unlock(&self) {
-            // SeqCst: publishes `data` (its Release part pairs with `try_acquire`'s Acquire)
-            // and is the first half of the Dekker pair with a sleeper's increment.
-            self.locked.store(false, SeqCst);
-            // SeqCst: second half of the Dekker pair.
-            if self.sleepers.load(SeqCst) > 0 {
+            // Release: publishes `data` (pairs with `try_acquire`'s Acquire).
+            self.locked.store(false, Release);
+            // Relaxed: a hint; a sleeper missed here re-checks on its own (module protocol).
+            if self.sleepers.load(Relaxed) > 0 {
                 self.wake_one();
             }
         }
