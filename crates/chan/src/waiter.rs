@@ -97,6 +97,7 @@ unsafe impl Send for Signal {}
 unsafe impl Sync for Signal {}
 
 /// Stores `waker` in `slot` unless the one there already wakes the same task.
+#[inline]
 fn store(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(old) if old.will_wake(waker) => {}
