@@ -144,6 +144,23 @@ mod imp {
             }
         }
 
+        /// Test only: releases `g` as `unlock` would, but never notifies a sleeper, as an unlock
+        /// that misses one does (module protocol).
+        #[cfg(test)]
+        pub(crate) fn release_missing_sleepers(g: Guard<'_, T>) {
+            let lock = g.lock;
+            core::mem::forget(g);
+            // Release: as in `unlock`.
+            lock.locked.store(false, Release);
+        }
+
+        /// Test only: acquirers asleep (or about to be).
+        #[cfg(test)]
+        pub(crate) fn sleepers(&self) -> usize {
+            // Relaxed: a test's poll.
+            self.sleepers.load(Relaxed)
+        }
+
         #[cold]
         fn wake_one(&self) {
             let _g = self.park.lock();
@@ -218,5 +235,30 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*lock.lock(), 120_000);
+    }
+
+    /// A sleeper that an unlock misses still takes the lock: it re-checks on its own after
+    /// `SLEEP_RECHECK` (module protocol). The miss is simulated by a release that never looks
+    /// for sleepers.
+    #[test]
+    fn a_sleeper_an_unlock_missed_still_takes_the_lock() {
+        let lock = Arc::new(Lock::new(()));
+        let held = lock.lock();
+        let (done, finished) = std::sync::mpsc::channel();
+        let sleeper = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                drop(lock.lock());
+                done.send(()).unwrap();
+            })
+        };
+        while lock.sleepers() == 0 {
+            std::thread::yield_now();
+        }
+        Lock::release_missing_sleepers(held);
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the sleeper never re-checked the lock");
+        sleeper.join().unwrap();
     }
 }
