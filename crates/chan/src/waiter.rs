@@ -65,7 +65,7 @@ use core::task::Waker;
 
 use spectrum_sync::atomic::{AtomicUsize, Ordering::*};
 use spectrum_sync::linked_list::{Link, Pointers};
-use spectrum_sync::{Backoff, UnsafeCell};
+use spectrum_sync::{store_waker, Backoff, UnsafeCell};
 
 /// The owner is parked; any node of this signal may be claimed.
 pub(crate) const WAITING: usize = 0;
@@ -96,15 +96,6 @@ unsafe impl Send for Signal {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Signal {}
 
-/// Stores `waker` in `slot` unless the one there already wakes the same task.
-#[inline]
-fn store(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
-    }
-}
-
 impl Signal {
     pub(crate) fn new() -> Signal {
         Signal {
@@ -129,7 +120,7 @@ impl Signal {
             Ok(_) => {
                 // SAFETY: REGISTERING, set by us: only the owner touches the slot (module docs).
                 self.waker
-                    .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+                    .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
                 // Release: pairs with the Acquire of `try_claim`, which then owns the waker
                 // stored here. On failure a counterpart claimed the signal as CLAIMED_BARE and
                 // will not touch the slot: nothing to undo.
@@ -141,7 +132,7 @@ impl Signal {
                 // Withdrawn: no counterpart claims an aborted signal, so the slot is ours.
                 // SAFETY: as above.
                 self.waker
-                    .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+                    .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
             }
             // Claimed or done: the caller's `check` finds out.
             Err(_) => {}
@@ -160,7 +151,7 @@ impl Signal {
     pub(crate) unsafe fn register_unlinked(&self, waker: &Waker) {
         // SAFETY: unreachable by others until linked under the lock, per the caller.
         self.waker
-            .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+            .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
     }
 
     /// Back to `WAITING`. Only the owner calls it, and only while none of its nodes is linked.

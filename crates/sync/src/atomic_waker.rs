@@ -79,7 +79,7 @@ impl AtomicWaker {
             Ok(_) => {
                 // SAFETY: state is REGISTERING and we set it: we own `waker` until we leave it.
                 self.waker
-                    .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+                    .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
                 // AcqRel: Release publishes the stored waker to the next taker (pairs with the
                 // Acquire of `take`'s `fetch_or`); Acquire on failure pairs with that same
                 // `fetch_or` so we see what the concurrent waker published before it set WAKING.
@@ -125,7 +125,7 @@ impl AtomicWaker {
         debug_assert_eq!(self.state.load(Relaxed), WAITING);
         // SAFETY: exclusive access per the caller.
         self.waker
-            .with_mut(|slot| store(unsafe { &mut *slot }, waker));
+            .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
     }
 
     /// Wakes the registered waker, if any.
@@ -158,9 +158,9 @@ impl AtomicWaker {
 }
 
 /// Stores `waker` in a slot its caller owns, keeping the stored one when it wakes the same task
-/// (no clone, no drop).
+/// (no clone, no drop). Shared with the channels' `Signal`, which guards its slot itself.
 #[inline]
-fn store(slot: &mut Option<Waker>, waker: &Waker) {
+pub fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(old) if old.will_wake(waker) => {}
         _ => *slot = Some(waker.clone()),

@@ -17,7 +17,7 @@ mod cache_padded;
 pub mod linked_list;
 mod shim;
 
-pub use atomic_waker::AtomicWaker;
+pub use atomic_waker::{store_waker, AtomicWaker};
 pub use backoff::Backoff;
 pub use cache_padded::CachePadded;
 pub use shim::*;
