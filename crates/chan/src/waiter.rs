@@ -28,14 +28,15 @@
 //!
 //! The waker has no lock or state of its own (tokio's `AtomicWaker` has both, and taking a
 //! waker from it costs two locked read-modify-writes): the state word above says who may touch
-//! it. The owner, in `WAITING` (moved to `REGISTERING` by its CAS) or while no node is linked;
-//! a counterpart, once its claim moved `WAITING` to `CLAIMED`.
+//! it. The owner, after its CAS from `WAITING` to `REGISTERING`, in `ABORTED` (no counterpart
+//! claims an aborted signal), or while no node is linked; a counterpart, once its claim moved
+//! `WAITING` to `CLAIMED`.
 //!
 //! # Completing a node (counterpart, holding the node's channel lock)
 //!
 //! 1. Unlink the node from its queue.
-//! 2. `try_claim`: CAS the signal `WAITING -> CLAIMED`. On failure the node is stale: drop it and
-//!    look at the next one.
+//! 2. `try_claim`: CAS the signal `WAITING -> CLAIMED` (or `REGISTERING -> CLAIMED_BARE`). On
+//!    failure the node is stale: drop it and look at the next one.
 //! 3. Write the node's `slot` / `outcome`.
 //! 4. `complete`: take the waker (after a `CLAIMED` claim), then store `DONE + case` with
 //!    Release. This is the last access to the node or the signal: once the owner sees `DONE` it
