@@ -99,7 +99,12 @@ pub(crate) fn worker_of(cx: &crate::context::Context) -> Option<&WorkerCx> {
 
 #[inline]
 fn with_worker<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
-    crate::context::with(|c| f(worker_of(c)))
+    // Only the pointer is read inside the thread-local access: with `f` inside it, the access
+    // (`LocalKey::with`) stopped being inlined into the scheduler's hot paths.
+    let ptr = crate::context::with(|c| c.worker.get()) as *const WorkerCx;
+    // SAFETY: as in `worker_of`: set by `run` for the lifetime of this thread's worker stack
+    // frame, which outlives this call (we are running inside it, or the pointer is null).
+    f(unsafe { ptr.as_ref() })
 }
 
 /// The index of the current worker if this thread is one of `shared`'s workers.
