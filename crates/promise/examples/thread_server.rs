@@ -170,8 +170,10 @@ fn serve(stream: TcpStream, stats: &Stats) -> io::Result<()> {
         match reader.read_line(&mut line) {
             Ok(0) => return Ok(()),
             Ok(_) => {
-                writer.write_all(line.to_uppercase().as_bytes())?;
+                // Counted before the reply goes out: a client that has read every reply may
+                // look at the count at once, before this thread would get to it afterwards.
                 stats.requests.fetch_add(1, SeqCst);
+                writer.write_all(line.to_uppercase().as_bytes())?;
                 line.clear();
             }
             Err(e)
