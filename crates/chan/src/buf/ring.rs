@@ -59,6 +59,8 @@ pub(crate) struct Ring<T> {
     tail: CachePadded<AtomicUsize>,
     slots: Box<[Slot<T>]>,
     one_lap: usize,
+    /// `one_lap - 1`: a position's index bits.
+    mask: usize,
 }
 
 // SAFETY: a value is written by the one thread that claimed its position and read by the one
@@ -84,6 +86,7 @@ impl<T> Ring<T> {
             tail: CachePadded::new(AtomicUsize::new(0)),
             slots,
             one_lap,
+            mask: one_lap - 1,
         }
     }
 
@@ -94,7 +97,12 @@ impl<T> Ring<T> {
 
     #[inline]
     fn slot(&self, pos: usize) -> &Slot<T> {
-        let index = pos & (self.one_lap - 1);
+        self.at(pos & self.mask)
+    }
+
+    /// The slot at `index`, a position's index bits.
+    #[inline]
+    fn at(&self, index: usize) -> &Slot<T> {
         debug_assert!(index < self.cap());
         // SAFETY: positions are only ever built by `next` from 0, so their index part is
         // always below `cap`.
@@ -104,11 +112,25 @@ impl<T> Ring<T> {
     /// The position after `pos`.
     #[inline]
     fn next(&self, pos: usize) -> usize {
-        if (pos & (self.one_lap - 1)) + 1 < self.cap() {
+        self.next_at(pos, pos & self.mask)
+    }
+
+    /// The position after `pos`, whose index bits `index` the caller already has: `pos + 1`
+    /// within a lap, and only once per lap (every `cap` values) the jump to the next lap, out of
+    /// line so the common case is an add and a compare.
+    #[inline]
+    fn next_at(&self, pos: usize, index: usize) -> usize {
+        if index + 1 < self.cap() {
             pos + 1
         } else {
-            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap) & POS_MASK
+            self.next_lap(pos)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn next_lap(&self, pos: usize) -> usize {
+        (pos & !self.mask).wrapping_add(self.one_lap) & POS_MASK
     }
 
     /// Pushes `value` at the tail. Lock-free callers (`locked == false`) get `Slow` when a flag
@@ -126,12 +148,13 @@ impl<T> Ring<T> {
                 return Err(Push::Slow(value));
             }
             let pos = tail >> SHIFT;
-            let slot = self.slot(pos);
+            let index = pos & self.mask;
+            let slot = self.at(index);
             // Acquire: pairs with the Release stamp store in `pop`, so the previous lap's read
             // of this slot happens before our write.
             let stamp = slot.stamp.load(Acquire);
             if stamp == pos {
-                let new = (self.next(pos) << SHIFT) | bits;
+                let new = (self.next_at(pos, index) << SHIFT) | bits;
                 // Relaxed: claiming the position needs only the atomicity of the CAS; the value
                 // is published by the stamp store.
                 match self.tail.compare_exchange_weak(tail, new, Relaxed, Relaxed) {
@@ -185,11 +208,12 @@ impl<T> Ring<T> {
                 return Err(Pop::Slow);
             }
             let pos = head >> SHIFT;
-            let slot = self.slot(pos);
+            let index = pos & self.mask;
+            let slot = self.at(index);
             // Acquire: pairs with the Release stamp store in `push`: the value is visible.
             let stamp = slot.stamp.load(Acquire);
             if stamp == pos + 1 {
-                let new = (self.next(pos) << SHIFT) | bits;
+                let new = (self.next_at(pos, index) << SHIFT) | bits;
                 // Relaxed: as in `push`.
                 match self.head.compare_exchange_weak(head, new, Relaxed, Relaxed) {
                     Ok(_) => {
@@ -271,8 +295,8 @@ impl<T> Ring<T> {
     }
 
     fn distance(&self, head: usize, tail: usize) -> usize {
-        let hix = head & (self.one_lap - 1);
-        let tix = tail & (self.one_lap - 1);
+        let hix = head & self.mask;
+        let tix = tail & self.mask;
         if hix < tix {
             tix - hix
         } else if hix > tix {
