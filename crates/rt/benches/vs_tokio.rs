@@ -572,12 +572,12 @@ fn diagnostics_rows(flavors: &[Flavor], scale: u64, reps: usize) {
                 Flavor::One => 1,
                 Flavor::Multi(n) => n,
             };
-            let runtimes = [build(n, true), build(n, false), build(n, false)];
             let mut times: [Vec<Duration>; 3] = Default::default();
-            for rt in &runtimes {
-                w.spectrum(rt);
-            }
             for i in 0..reps {
+                // Fresh runtimes every round: on this VM a thread sometimes runs at half speed
+                // for as long as it lives (seen once as a 1.83 ratio with a 0.99 control, every
+                // round of one configuration), so no runtime's threads may outlive a round.
+                let runtimes = [build(n, true), build(n, false), build(n, false)];
                 // Rotate the order each round.
                 for k in 0..3 {
                     let j = (i + k) % 3;
