@@ -177,3 +177,73 @@ fn pinned_tasks_waking_each_other_do_not_starve_the_worker() {
     // The players kept running meanwhile, many times per turn of the others.
     assert!(bounces > 200, "{bounces} bounces");
 }
+
+/// Pinned tasks spawned from another thread all start, however their spawns interleave with
+/// the worker taking its inbox: the worker once zeroed the inbox count after releasing the inbox
+/// lock, erasing the count of a task pushed in between, which then sat in the inbox unseen
+/// until some later pinned wake-up (a fiber actor spawned from a test's main thread never
+/// started; under the paused clock the idle-looking runtime then jumped to an ask's timeout).
+/// The window is a few instructions wide, so the test widens it: a task that keeps yielding
+/// keeps the worker taking its inbox, and spinning threads beyond the core count get the worker
+/// preempted inside it, while bursts of spawns land (with the old order this failed within
+/// seconds, 4 runs in 6). Bounded to 4 seconds.
+#[test]
+fn pinned_tasks_spawned_from_another_thread_all_start() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Instant;
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        rt.handle().spawn(async move {
+            while !stop.load(SeqCst) {
+                spectrum_rt::task::yield_now().await;
+            }
+        })
+    };
+    let spinners: Vec<_> = (0..std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut expected = 0;
+    let end = Instant::now() + Duration::from_secs(4);
+    let mut round = 0;
+    let mut stranded = None;
+    while Instant::now() < end && stranded.is_none() {
+        for _ in 0..4 {
+            let started = started.clone();
+            rt.handle()
+                .spawn_pinned(move || async move {
+                    started.fetch_add(1, SeqCst);
+                })
+                .detach();
+        }
+        expected += 4;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while started.load(SeqCst) < expected {
+            if Instant::now() > deadline {
+                stranded = Some(round);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        round += 1;
+    }
+    stop.store(true, SeqCst);
+    for s in spinners {
+        s.join().unwrap();
+    }
+    rt.block_on(busy).unwrap();
+    assert_eq!(
+        stranded, None,
+        "a pinned task never started ({round} rounds)"
+    );
+}

@@ -435,8 +435,16 @@ impl WorkerCx {
         let shared = &*self.shared;
         // Acquire: pairs with the Release store in `schedule_pinned`.
         if shared.remotes[self.index].inbox_len.load(Acquire) > 0 {
-            let moved = std::mem::take(&mut *shared.remotes[self.index].inbox.lock());
-            shared.remotes[self.index].inbox_len.store(0, Relaxed);
+            let moved = {
+                let mut inbox = shared.remotes[self.index].inbox.lock();
+                // Relaxed: written under the inbox lock, as `schedule_pinned` writes it; zeroed
+                // after the lock was released, it could erase the count of a task pushed
+                // meanwhile, which then sat in the inbox unseen (a fiber spawned from another
+                // thread never started; under a paused clock the runtime looked idle and
+                // jumped its clock).
+                shared.remotes[self.index].inbox_len.store(0, Relaxed);
+                std::mem::take(&mut *inbox)
+            };
             self.pinned.borrow_mut().extend(moved);
         }
         let mut core = self.core.borrow_mut();
