@@ -36,6 +36,9 @@ mod blocking;
 mod driver;
 #[cfg(not(loom))]
 pub mod dump;
+#[cfg(loom)]
+#[path = "sched/inbox.rs"]
+pub(crate) mod inbox;
 #[cfg(not(loom))]
 pub mod io;
 #[cfg(not(loom))]
@@ -46,7 +49,8 @@ pub mod lockdep;
 pub mod net;
 #[cfg_attr(loom, allow(dead_code))]
 mod parker;
-/// Under loom only the run queue of the scheduler is compiled (and model-checked).
+/// Under loom only the run queue and the inbox of the scheduler are compiled (and
+/// model-checked).
 #[cfg(loom)]
 #[path = "sched/queue.rs"]
 pub(crate) mod queue;

@@ -31,6 +31,7 @@
 
 pub(crate) mod anchor;
 mod idle;
+mod inbox;
 pub(crate) mod inject;
 mod park;
 pub(crate) mod queue;
@@ -169,8 +170,7 @@ pub(crate) struct Remote {
     pub(crate) steal: queue::Steal<Notified<Sched>>,
     unpark: park::Unparker,
     /// Pinned tasks woken from other threads.
-    inbox: Mutex<Vec<Notified<LocalSched>>>,
-    inbox_len: AtomicUsize,
+    inbox: inbox::Inbox<Notified<LocalSched>>,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
     /// Poll progress, for a watchdog that looks for stuck workers.
@@ -294,7 +294,7 @@ impl Shared {
             && self.idle.num_unparked() == 0
             && self.inject.is_empty()
             // Acquire: pairs with the Release store in `schedule_pinned`.
-            && self.remotes.iter().all(|r| r.steal.is_empty() && r.inbox_len.load(Acquire) == 0)
+            && self.remotes.iter().all(|r| r.steal.is_empty() && r.inbox.is_empty())
     }
 
     /// Spawns a task with the given name and spawn site.
@@ -409,19 +409,14 @@ impl Shared {
     fn schedule_pinned(&self, home: usize, task: Notified<LocalSched>, to_back: bool) {
         if let Err(task) = worker::try_schedule_pinned_local(self, home, task, to_back) {
             let remote = &self.remotes[home];
-            let mut inbox = remote.inbox.lock();
-            if self.is_shutdown() && worker::is_stopped(self, home) {
-                // The home worker has exited: its sweep already cancelled the task, so this is a
-                // stale wake-up; release the reference.
-                drop(inbox);
-                drop(task);
-                return;
+            // Refused when the home worker has exited: its sweep already cancelled the task, so
+            // this is a stale wake-up; the reference is released (after the inbox lock).
+            let pushed = remote.inbox.push_unless(task, || {
+                self.is_shutdown() && worker::is_stopped(self, home)
+            });
+            if pushed.is_ok() {
+                remote.unpark.unpark(self);
             }
-            inbox.push(task);
-            // Release: pairs with the Acquire check in the worker loop.
-            remote.inbox_len.store(inbox.len(), Release);
-            drop(inbox);
-            remote.unpark.unpark(self);
         }
     }
 
@@ -875,8 +870,7 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
         remotes.push(CachePadded::new(Remote {
             steal,
             unpark: unparker,
-            inbox: Mutex::new(Vec::new()),
-            inbox_len: AtomicUsize::new(0),
+            inbox: inbox::Inbox::new(),
             local_registry: Registry::new(1),
             progress: Progress::default(),
             blocked: AtomicBool::new(false),

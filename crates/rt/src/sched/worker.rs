@@ -433,18 +433,8 @@ impl WorkerCx {
 
     fn next_task(&self, tick: u32) -> Option<Next> {
         let shared = &*self.shared;
-        // Acquire: pairs with the Release store in `schedule_pinned`.
-        if shared.remotes[self.index].inbox_len.load(Acquire) > 0 {
-            let moved = {
-                let mut inbox = shared.remotes[self.index].inbox.lock();
-                // Relaxed: written under the inbox lock, as `schedule_pinned` writes it; zeroed
-                // after the lock was released, it could erase the count of a task pushed
-                // meanwhile, which then sat in the inbox unseen (a fiber spawned from another
-                // thread never started; under a paused clock the runtime looked idle and
-                // jumped its clock).
-                shared.remotes[self.index].inbox_len.store(0, Relaxed);
-                std::mem::take(&mut *inbox)
-            };
+        let moved = shared.remotes[self.index].inbox.take();
+        if !moved.is_empty() {
             self.pinned.borrow_mut().extend(moved);
         }
         let mut core = self.core.borrow_mut();
@@ -604,8 +594,7 @@ impl WorkerCx {
             || !self.overflow.0.borrow().is_empty()
             || !self.pinned.borrow().is_empty()
             || self.has_pinned_lifo()
-            // Acquire: pairs with the Release store in `schedule_pinned`.
-            || self.shared.remotes[self.index].inbox_len.load(Acquire) > 0
+            || !self.shared.remotes[self.index].inbox.is_empty()
     }
 
     fn park(&self) {
@@ -649,10 +638,9 @@ impl WorkerCx {
                 .close_and_shutdown_all();
             // Mark the worker stopped under the inbox lock, so a late pinned wake-up either lands
             // before the drain below or sees the mark and releases its reference itself.
-            let mut inbox = shared.remotes[self.index].inbox.lock();
-            shared.remotes[self.index].progress.stop();
-            let leftovers = std::mem::take(&mut *inbox);
-            drop(inbox);
+            let leftovers = shared.remotes[self.index]
+                .inbox
+                .take_locked(|| shared.remotes[self.index].progress.stop());
             drop(leftovers);
         }
         self.pinned.borrow_mut().clear();
