@@ -15,7 +15,6 @@
 //! (cancellation) and tells whether the operation had already completed, so each caller can
 //! keep its cancel-safety promise (give a received value back, report an unsent value).
 
-use core::borrow::BorrowMut;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 use core::task::{ready, Context, Poll};
@@ -212,9 +211,9 @@ impl<T> Op<T> {
     ///
     /// `self` is pinned (it stays put until `withdraw` or completion), not linked, and `g` is the
     /// lock of the channel it belongs to.
-    unsafe fn park<W: BorrowMut<Wakers>>(
+    unsafe fn park(
         &self,
-        g: &mut ChanGuard<'_, T, W>,
+        g: &mut ChanGuard<'_, T, &mut Wakers>,
         value: Option<T>,
         tag: Option<&Tag>,
         cx: &Context<'_>,

@@ -120,8 +120,7 @@ impl Signal {
         {
             Ok(_) => {
                 // SAFETY: REGISTERING, set by us: only the owner touches the slot (module docs).
-                self.waker
-                    .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
+                unsafe { self.store(waker) };
                 // Release: pairs with the Acquire of `try_claim`, which then owns the waker
                 // stored here. On failure a counterpart claimed the signal as CLAIMED_BARE and
                 // will not touch the slot: nothing to undo.
@@ -130,10 +129,9 @@ impl Signal {
                     .compare_exchange(REGISTERING, WAITING, Release, Relaxed);
             }
             Err(ABORTED) => {
-                // Withdrawn: no counterpart claims an aborted signal, so the slot is ours.
-                // SAFETY: as above.
-                self.waker
-                    .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
+                // SAFETY: withdrawn: no counterpart claims an aborted signal, so the slot is
+                // ours.
+                unsafe { self.store(waker) };
             }
             // Claimed or done: the caller's `check` finds out.
             Err(_) => {}
@@ -151,6 +149,18 @@ impl Signal {
     #[inline]
     pub(crate) unsafe fn register_unlinked(&self, waker: &Waker) {
         // SAFETY: unreachable by others until linked under the lock, per the caller.
+        unsafe { self.store(waker) };
+    }
+
+    /// Stores the owner's waker in the slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the owner and the state gives it the slot (module docs): no counterpart
+    /// can reach the signal, or the owner's CAS moved it to `REGISTERING`, or it is `ABORTED`.
+    #[inline]
+    unsafe fn store(&self, waker: &Waker) {
+        // SAFETY: exclusive access per the caller.
         self.waker
             .with_mut(|slot| store_waker(unsafe { &mut *slot }, waker));
     }
