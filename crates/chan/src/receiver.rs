@@ -216,7 +216,7 @@ impl<T> Recv<'_, T> {
     /// As the future: [`RecvError::Closed`] once the channel is closed and drained.
     #[cfg(not(loom))]
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn wait(mut self) -> Result<T, RecvError> {
         if let Some(v) = self.op.recv_now(&self.rx.chan) {
             return Ok(v);

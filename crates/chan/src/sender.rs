@@ -251,7 +251,7 @@ impl<T> Send<'_, T> {
     /// As the future: [`SendError`] holding the value if the channel is closed.
     #[cfg(not(loom))]
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn wait(mut self) -> Result<(), SendError<T>> {
         if self.op.send_now(&self.tx.chan) {
             return Ok(());

@@ -6,7 +6,7 @@
 //!    pinned task (`Handle::spawn_pinned`, `spawn_local`), which the runtime polls, cancels and
 //!    drops on its home worker thread only. So every instruction of a fiber's code, from the
 //!    first to the last destructor, runs on one OS thread.
-//! 2. The fiber's [`FiberCx`] (its `Suspend` context, cancellation flags and the facts the stack
+//! 2. The fiber's [`FiberCx`] (its `SuspendPoint`, cancellation flags and the facts the stack
 //!    overflow handler prints) lives in a slot at the top of the fiber's own stack mapping,
 //!    above the coroutine's frames. Its address is fixed for the life of the stack, so the
 //!    fiber's code may hold `&FiberCx` across suspensions (`.wait()` does), and it survives the
@@ -24,20 +24,25 @@
 //!
 //! | field of `FiberCx` | written by | read by |
 //! |---|---|---|
-//! | `waker` | the poller, before each resume | `.wait()` in the fiber |
-//! | `yielder` | the fiber, at its first instruction | `suspend` |
-//! | `cancelled` | `suspend`, when resumed with `Resume::Cancel` | `suspend`, scopes |
-//! | `shield`, `scopes` | scopes, in the fiber | `suspend`, the drop path |
+//! | `point`'s waker | the poller, around each resume (`resume_with`) | `.wait()` in the fiber |
+//! | `point`'s yielder | the fiber, at its first instruction | `.wait()` in the fiber |
+//! | `point`'s cancelled flag | `resumed_with_cancel` | `.wait()`, `suspend_slow`, scopes |
+//! | `shield`, `scopes` | scopes, in the fiber | `suspend_slow`, the drop path |
 //!
 //! All of them are `Cell`s touched by one thread (invariant 1), never at the same time (the
 //! poller and the fiber alternate).
+//!
+//! The hot path of `.wait()` (poll, switch out, switch back in) is `spectrum_rt`'s
+//! [`SuspendPoint`], inlined into the waiting code so that no call frame sits between it and the
+//! stack switch (see that type for why); `FiberCx` supplies only the rare paths
+//! ([`SuspendHooks`]).
 //!
 //! # Protocols
 //!
 //! *Poll:* 1. At the first poll, take a stack from the pool, write the `FiberCx` slot, create the
 //! coroutine (corosensei writes the closure onto the new stack). 2. Store the poll's waker in the
 //! `FiberCx`, mark the fiber current (for the overflow handler), and resume the coroutine inside
-//! `spectrum_rt::wait::with_suspend`, so that every `.wait()` in the fiber polls its future with
+//! `SuspendPoint::resume_with`, so that every `.wait()` in the fiber polls its future with
 //! the task's waker and, when pending, suspends the coroutine: the poll returns `Pending` and the
 //! worker runs other tasks. 3. When the closure returns, give the stack back and return its
 //! value; when it panicked, resume the panic on the worker, where the task harness turns it into
@@ -62,12 +67,12 @@ use std::future::Future;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use corosensei::{Coroutine, CoroutineResult};
-use spectrum_rt::wait::{with_suspend, Suspend};
+use spectrum_rt::wait::{Resume, SuspendHooks, SuspendPoint, Yielder};
 use spectrum_rt::TaskId;
 use spectrum_sync::{Condvar, Mutex};
 
@@ -76,16 +81,6 @@ use crate::stack::{self, FiberStack};
 /// A panic payload.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 
-/// What the poller tells a fiber when it resumes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Resume {
-    /// Go on.
-    Run,
-    /// The fiber's task was cancelled: unwind.
-    Cancel,
-}
-
-type Yielder = corosensei::Yielder<Resume, ()>;
 type Co<R> = Coroutine<Resume, (), R, FiberStack>;
 
 /// The payload a cancelled fiber unwinds with (raised with `resume_unwind`, so no panic hook
@@ -105,14 +100,12 @@ pub(crate) struct FiberInfo {
     pub(crate) stack_size: usize,
 }
 
-/// A fiber's context: the [`Suspend`] that `.wait()` uses inside it. Lives in the slot at the top
-/// of the fiber's stack (see the module invariants).
+/// A fiber's context: the [`SuspendPoint`] that `.wait()` uses inside it, and what its rare
+/// paths need. Lives in the slot at the top of the fiber's stack (see the module invariants).
 pub(crate) struct FiberCx {
-    yielder: Cell<*const Yielder>,
-    /// The waker of the poll that resumed the fiber; null while the fiber runs outside a poll
-    /// (being cancelled by a drop), when `.wait()` blocks the thread instead.
-    waker: Cell<*const Waker>,
-    cancelled: Cell<bool>,
+    /// Its waker is null while the fiber runs outside a poll (being cancelled by a drop), when
+    /// `.wait()` blocks the thread instead.
+    point: SuspendPoint,
     /// Scope joins in progress: a cancellation is recorded, not raised, while non-zero.
     shield: Cell<u32>,
     /// Scopes open on this fiber's stack: its stack may be borrowed while non-zero.
@@ -129,9 +122,7 @@ const _: () = assert!(mem::size_of::<FiberCx>() <= CX_SLOT && mem::align_of::<Fi
 impl FiberCx {
     fn new(info: FiberInfo) -> FiberCx {
         FiberCx {
-            yielder: Cell::new(ptr::null()),
-            waker: Cell::new(ptr::null()),
-            cancelled: Cell::new(false),
+            point: SuspendPoint::new(),
             shield: Cell::new(0),
             scopes: Cell::new(0),
             blocker: OnceCell::new(),
@@ -140,9 +131,8 @@ impl FiberCx {
     }
 
     /// `.wait()` must block the thread rather than suspend: outside a poll, or mid-unwind.
-    #[inline]
     fn must_block(&self) -> bool {
-        self.waker.get().is_null() || std::thread::panicking()
+        !self.point.in_poll() || std::thread::panicking()
     }
 
     fn blocker(&self) -> &(Arc<Blocker>, Waker) {
@@ -157,7 +147,7 @@ impl FiberCx {
 
     /// True once the fiber's task was cancelled.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.get()
+        self.point.is_cancelled()
     }
 
     pub(crate) fn enter_scope(&self) {
@@ -183,55 +173,18 @@ impl Drop for ShieldGuard<'_> {
     }
 }
 
-// The hot path of every `.wait()` in a fiber: `waker` and `suspend` are called through
-// `dyn Suspend` once per poll of the awaited future and once per suspension. Their common case (a
-// poll is running the fiber, it is not cancelled and not unwinding) is a few loads and the switch;
-// everything else is out of line.
-impl Suspend for FiberCx {
-    #[inline]
-    fn waker(&self) -> &Waker {
-        if self.must_block() {
-            return self.blocking_waker();
-        }
-        // SAFETY: non-null, set by `resume` from the `Context` of the poll that is running
-        // the fiber right now; that poll outlives this borrow (we are inside its resume).
-        unsafe { &*self.waker.get() }
-    }
-
-    #[inline]
-    fn suspend(&self) {
-        // `suspend_slow` returns true when it blocked the thread instead (nothing to switch).
-        if (self.cancelled.get() || self.must_block()) && self.suspend_slow() {
-            return;
-        }
-        let yielder = self.yielder.get();
-        debug_assert!(!yielder.is_null());
-        // SAFETY: the yielder lives on this fiber's stack for as long as the coroutine runs, and
-        // `suspend` is only reachable from code running on that coroutine (the `Suspend` is
-        // registered with `with_suspend` only around `resume`).
-        let input = unsafe { &*yielder }.suspend(());
-        if input == Resume::Cancel {
-            self.resumed_with_cancel();
-        }
-    }
-}
-
-impl FiberCx {
-    /// `waker` when the fiber must block its thread (outside a poll, or mid-unwind).
-    #[cold]
-    #[inline(never)]
+impl SuspendHooks for FiberCx {
+    /// `.wait()`'s waker when the fiber must block its thread (outside a poll, or mid-unwind).
     fn blocking_waker(&self) -> &Waker {
         &self.blocker().1
     }
 
-    /// `suspend` for a cancelled fiber or one that must block: unwinds if the cancellation
+    /// A suspension of a cancelled fiber or one that must block: unwinds if the cancellation
     /// applies, blocks the thread if it must (returns true: done, do not switch).
-    #[cold]
-    #[inline(never)]
     fn suspend_slow(&self) -> bool {
         // A cancelled fiber unwinds at every suspension point until it is gone, unless a scope
         // is joining its children (the shield) or it is unwinding already.
-        if self.cancelled.get() && self.shield.get() == 0 && !std::thread::panicking() {
+        if self.is_cancelled() && self.shield.get() == 0 && !std::thread::panicking() {
             resume_unwind(Box::new(Cancelled));
         }
         if self.must_block() {
@@ -244,10 +197,8 @@ impl FiberCx {
 
     /// The poller resumed the fiber with `Resume::Cancel`: record it, and unwind unless a scope
     /// is joining its children.
-    #[cold]
-    #[inline(never)]
     fn resumed_with_cancel(&self) {
-        self.cancelled.set(true);
+        self.point.set_cancelled();
         if self.shield.get() == 0 {
             resume_unwind(Box::new(Cancelled));
         }
@@ -348,7 +299,7 @@ pub(crate) fn on_guard_hit(addr: usize, f: impl FnOnce(&FiberInfo)) -> bool {
 }
 
 /// Resumes a fiber with `input`, with `waker` as the poll's waker (`None` outside a poll).
-#[inline]
+#[inline(always)]
 fn resume<R>(
     co: &mut Co<R>,
     cx: *const FiberCx,
@@ -358,13 +309,8 @@ fn resume<R>(
     // SAFETY: the slot holds a live `FiberCx` until `retire` drops it, after the coroutine is done
     // (module invariant 2); we are before that.
     let fcx = unsafe { &*cx };
-    fcx.waker
-        .set(waker.map_or(ptr::null(), |w| w as *const Waker));
     let _current = Current::enter(cx);
-    let out = with_suspend(fcx, || co.resume(input));
-    // The waker's borrow ends with this poll; the slot is still alive (it outlives the coroutine).
-    fcx.waker.set(ptr::null());
-    out
+    fcx.point.resume_with(waker, || co.resume(input))
 }
 
 /// Gives a finished fiber's stack back: drops the `FiberCx` slot, then pools the stack.
@@ -433,6 +379,8 @@ where
 
     /// Takes a stack and creates the coroutine. Panics (inside the task's poll, so the join
     /// handle reports it) if no stack can be had.
+    #[cold]
+    #[inline(never)]
     fn launch(&mut self) {
         let Stage::Init {
             f,
@@ -459,9 +407,17 @@ where
         // until `retire`.
         unsafe { slot.write(FiberCx::new(info)) };
         let cx = slot.cast_const();
+        // SAFETY: the hooks are the `FiberCx` the point lives in: same address, same lifetime
+        // (written above, dropped by `retire` after the coroutine is done, invariant 2).
+        unsafe {
+            let hooks: NonNull<dyn SuspendHooks> = NonNull::new_unchecked(slot);
+            (*cx).point.set_hooks(hooks);
+        }
         let body = move |yielder: &Yielder, input: Resume| -> Result<T, Payload> {
-            // SAFETY: the slot was written above and outlives the coroutine (invariant 2).
-            unsafe { &*cx }.yielder.set(yielder);
+            // SAFETY: the slot was written above and outlives the coroutine (invariant 2); the
+            // yielder is this coroutine's, alive as long as it runs, and the point is resumed
+            // only around this coroutine's resumes.
+            unsafe { (*cx).point.set_yielder(yielder) };
             if input == Resume::Cancel {
                 drop(f);
                 return Err(Box::new(Cancelled));
@@ -480,6 +436,7 @@ where
 {
     type Output = T;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let me = self.get_mut();
         if let Stage::Init { .. } = me.stage {

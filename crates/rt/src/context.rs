@@ -10,6 +10,7 @@ use std::cell::Cell;
 use std::num::NonZeroU64;
 use std::ptr::NonNull;
 
+use crate::suspend::SuspendPoint;
 use crate::task::{Header, TaskId};
 
 pub(crate) struct Context {
@@ -24,22 +25,12 @@ pub(crate) struct Context {
     pub(crate) worker: Cell<*const ()>,
     /// The thread's block of task ids: next and end.
     pub(crate) ids: Cell<(u64, u64)>,
-    /// The suspendable context `.wait()` goes through (a fiber), if one is entered.
-    pub(crate) suspend: Cell<Option<*const (dyn Suspend + 'static)>>,
+    /// The suspension point `.wait()` goes through (a fiber's), if one is entered; null if none.
+    pub(crate) suspend: Cell<*const SuspendPoint>,
     /// How many `.wait()` calls this OS thread is parked in (nested waits count twice).
     pub(crate) parked_waits: Cell<u32>,
     /// Set by a scope around the spawns of its children: tasks record it as their scope.
     pub(crate) spawn_scope: Cell<Option<NonZeroU64>>,
-}
-
-/// A context that can suspend the current flow of control while a future is pending: what a
-/// fiber registers so that `.wait()` suspends it instead of blocking its worker. (Re-exported as
-/// `spectrum_rt::wait::Suspend`.)
-pub trait Suspend {
-    /// The waker that resumes this context.
-    fn waker(&self) -> &std::task::Waker;
-    /// Suspends until the waker fires (or a cancellation unwinds the context).
-    fn suspend(&self);
 }
 
 thread_local! {
@@ -50,7 +41,7 @@ thread_local! {
             runtime: Cell::new(std::ptr::null()),
             worker: Cell::new(std::ptr::null()),
             ids: Cell::new((0, 0)),
-            suspend: Cell::new(None),
+            suspend: Cell::new(std::ptr::null()),
             parked_waits: Cell::new(0),
             spawn_scope: Cell::new(None),
         }

@@ -28,6 +28,8 @@
 pub mod cancel;
 mod context;
 pub mod coop;
+#[cfg_attr(loom, allow(dead_code))]
+mod suspend;
 pub mod task;
 
 #[cfg(not(loom))]

@@ -3,7 +3,7 @@
 //! Every Spectrum primitive is written once, as a future. Sync-style code blocks on it with
 //! [`Wait::wait`], and what that means depends on who calls:
 //!
-//! 1. **A fiber** (or any context that registered a [`Suspend`]): the fiber suspends and its worker
+//! 1. **A fiber** (or any context that entered a [`SuspendPoint`]): the fiber suspends and its worker
 //!    runs other tasks until the future's waker fires.
 //! 2. **An async task on a worker thread**: the classic "blocking inside async" pitfall. The
 //!    runtime reports it (task name, id, spawn site and the `.wait()` call site) through its
@@ -46,7 +46,7 @@ use crate::sched::{self, Shared};
 pub trait Wait: Future + Sized {
     /// Waits for the future's output, suspending a fiber or parking a thread.
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     fn wait(self) -> Self::Output {
         wait(self)
     }
@@ -54,28 +54,12 @@ pub trait Wait: Future + Sized {
 
 impl<F: Future> Wait for F {}
 
-pub use crate::context::Suspend;
-
-/// Runs `f` with `s` as the current suspendable context: `.wait()` calls inside `f` suspend
-/// through `s`. Restores the previous context afterwards (contexts nest).
-pub fn with_suspend<R>(s: &dyn Suspend, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<*const (dyn Suspend + 'static)>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            crate::context::with(|c| c.suspend.set(self.0));
-        }
-    }
-    // SAFETY: we erase the lifetime to store the pointer in the thread-local; it is removed (by
-    // `Restore`) before `s`'s borrow ends, so it is never dereferenced after `s` is gone.
-    let erased: *const (dyn Suspend + 'static) = unsafe { std::mem::transmute(s) };
-    let _restore = Restore(crate::context::with(|c| c.suspend.replace(Some(erased))));
-    f()
-}
+pub use crate::suspend::{Resume, SuspendHooks, SuspendPoint, Yielder};
 
 /// Who is waiting: the one internal interface behind `.wait()`.
 pub(crate) enum WaitContext {
-    /// A suspendable context (a fiber).
-    Suspend(*const dyn Suspend),
+    /// A suspension point (a fiber's).
+    Suspend(*const SuspendPoint),
     /// An async task polled on a runtime worker thread.
     AsyncTask,
     /// Anything else: an OS thread may park.
@@ -86,8 +70,9 @@ pub(crate) enum WaitContext {
 #[inline]
 pub(crate) fn context() -> WaitContext {
     crate::context::with(|cx| {
-        if let Some(s) = cx.suspend.get() {
-            WaitContext::Suspend(s)
+        let point = cx.suspend.get();
+        if !point.is_null() {
+            WaitContext::Suspend(point)
         } else if !cx.worker.get().is_null() && cx.current_task.get().is_some() {
             WaitContext::AsyncTask
         } else {
@@ -109,17 +94,22 @@ pub fn in_blocking_wait() -> bool {
 /// Pins the future where it is and hands a pinned reference on, so a large future (a channel
 /// operation) is not copied again on its way to the poll loop.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn wait<F: Future>(future: F) -> F::Output {
     wait_pinned(pin!(future))
 }
 
 /// [`wait`] on a future pinned by the caller.
+///
+/// Always inlined: in a fiber, the poll loop and the stack switch must sit in the caller's own
+/// frame (see [`SuspendPoint`]); the other two kinds of caller go out of line at once.
 #[track_caller]
+#[inline(always)]
 pub fn wait_pinned<F: Future + ?Sized>(mut future: Pin<&mut F>) -> F::Output {
     match context() {
         WaitContext::Suspend(s) => {
-            // SAFETY: the pointer was set by `with_suspend`, whose borrow outlives this call.
+            // SAFETY: set by `SuspendPoint::resume_with`, whose borrow outlives this call (it
+            // resets the pointer before it returns).
             let s = unsafe { &*s };
             loop {
                 let mut cx = Context::from_waker(s.waker());
@@ -129,16 +119,27 @@ pub fn wait_pinned<F: Future + ?Sized>(mut future: Pin<&mut F>) -> F::Output {
                 s.suspend();
             }
         }
-        WaitContext::AsyncTask => {
-            let caller = Location::caller();
-            let policy = report_blocking_wait(caller);
-            if policy == BlockingPolicy::Compensate {
-                sched::block_in_place(|| park_on(future, None))
-            } else {
-                park_on(future, None)
-            }
-        }
-        WaitContext::Thread => park_on(future, None),
+        WaitContext::AsyncTask => wait_in_task(future),
+        WaitContext::Thread => park_pinned(future),
+    }
+}
+
+/// `wait_pinned` on a thread that may park.
+#[inline(never)]
+fn park_pinned<F: Future + ?Sized>(future: Pin<&mut F>) -> F::Output {
+    park_on(future, None)
+}
+
+/// `wait_pinned` inside an async task: the guardrail.
+#[track_caller]
+#[inline(never)]
+fn wait_in_task<F: Future + ?Sized>(future: Pin<&mut F>) -> F::Output {
+    let caller = Location::caller();
+    let policy = report_blocking_wait(caller);
+    if policy == BlockingPolicy::Compensate {
+        sched::block_in_place(|| park_on(future, None))
+    } else {
+        park_on(future, None)
     }
 }
 

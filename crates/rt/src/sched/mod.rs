@@ -819,6 +819,21 @@ enum PinnedFuture<M, F> {
     Running(F),
 }
 
+impl<M, F> PinnedFuture<M, F>
+where
+    M: FnOnce() -> F,
+{
+    /// The first poll: builds the future on its home thread.
+    #[cold]
+    #[inline(never)]
+    fn make(&mut self) {
+        if let PinnedFuture::Make(make) = self {
+            let make = make.take().expect("pinned future built twice");
+            *self = PinnedFuture::Running(make());
+        }
+    }
+}
+
 impl<M, F> Future for PinnedFuture<M, F>
 where
     M: FnOnce() -> F,
@@ -826,15 +841,17 @@ where
 {
     type Output = F::Output;
 
+    // Inlined into the task's poll: a fiber's poll switches stacks, and every frame between the
+    // worker loop and the switch costs a mispredicted return on the way back.
+    #[inline(always)]
     fn poll(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
         // SAFETY: we never move `F` once it is in `Running`; `M` is moved out only before that.
         let me = unsafe { self.get_unchecked_mut() };
-        if let PinnedFuture::Make(make) = me {
-            let make = make.take().expect("pinned future built twice");
-            *me = PinnedFuture::Running(make());
+        if let PinnedFuture::Make(_) = me {
+            me.make();
         }
         match me {
             // SAFETY: `F` lives inside the pinned task cell and is not moved.
