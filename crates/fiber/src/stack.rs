@@ -275,24 +275,61 @@ impl Pool {
 /// A thread's cache; spills into the global pool when the thread exits.
 struct LocalCache {
     pool: Pool,
-    /// Stacks in `pool`, published for [`precheck`]'s slow path (written by this thread only).
-    len: Arc<AtomicUsize>,
+    /// Stacks in `pool`.
+    count: usize,
+    /// `count`, published for [`precheck`]'s slow path (written by this thread only); entered
+    /// in [`CACHES`] when the thread first gives a stack back.
+    len: Option<Arc<AtomicUsize>>,
 }
 
 impl LocalCache {
-    fn new() -> LocalCache {
-        let len = Arc::new(AtomicUsize::new(0));
-        CACHES.lock().push(len.clone());
+    const fn new() -> LocalCache {
         LocalCache {
             pool: Pool::new(),
-            len,
+            count: 0,
+            len: None,
         }
     }
 
-    fn publish_len(&self) {
+    /// Takes a stack of `size` from this cache, refilled from the global pool if it has none.
+    fn take(&mut self, size: usize) -> Option<FiberStack> {
+        let list = self.pool.list(size);
+        if list.is_empty() {
+            refill(list, size);
+            self.count += list.len();
+        }
+        let stack = list.pop()?;
+        self.count -= 1;
+        self.publish_len();
+        Some(stack)
+    }
+
+    /// Keeps `stack`; returns a batch to spill into the global pool when the cache is full.
+    fn give(&mut self, stack: FiberStack) -> Option<Vec<FiberStack>> {
+        let list = self.pool.list(stack.size());
+        let spill = if list.len() >= LOCAL_CAP {
+            let keep = list.len() - BATCH;
+            Some(list.split_off(keep))
+        } else {
+            None
+        };
+        list.push(stack);
+        self.count = self.count + 1 - spill.as_ref().map_or(0, Vec::len);
+        self.publish_len();
+        spill
+    }
+
+    #[inline]
+    fn publish_len(&mut self) {
+        let len = self.len.get_or_insert_with(|| {
+            let len = Arc::new(AtomicUsize::new(0));
+            CACHES.lock().push(len.clone());
+            len
+        });
+        debug_assert_eq!(self.count, self.pool.len());
         // Relaxed: a statistic read by `precheck` under the registry lock; it only decides
         // whether an advisory error is reported.
-        self.len.store(self.pool.len(), Relaxed);
+        len.store(self.count, Relaxed);
     }
 }
 
@@ -301,7 +338,9 @@ impl Drop for LocalCache {
         for (_, list) in self.pool.by_size.drain(..) {
             give_global(list);
         }
-        CACHES.lock().retain(|l| !Arc::ptr_eq(l, &self.len));
+        if let Some(len) = &self.len {
+            CACHES.lock().retain(|l| !Arc::ptr_eq(l, len));
+        }
     }
 }
 
@@ -309,7 +348,7 @@ impl Drop for LocalCache {
 static CACHES: Mutex<Vec<Arc<AtomicUsize>>> = Mutex::new(Vec::new());
 
 thread_local! {
-    static LOCAL: RefCell<Option<LocalCache>> = const { RefCell::new(None) };
+    static LOCAL: RefCell<LocalCache> = const { RefCell::new(LocalCache::new()) };
 }
 
 /// Near the budget, freed stacks go to the global pool, where every thread (and [`precheck`])
@@ -321,20 +360,7 @@ fn under_pressure() -> bool {
 /// Takes a stack of `size` usable bytes (already rounded by [`round_size`]): from this thread's
 /// cache, else a batch from the global pool, else a fresh mapping.
 pub(crate) fn take(size: usize) -> Result<FiberStack, StackError> {
-    let local = LOCAL.try_with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let cache = cache.get_or_insert_with(LocalCache::new);
-        let list = cache.pool.list(size);
-        let stack = match list.pop() {
-            Some(s) => Some(s),
-            None => {
-                refill(list, size);
-                list.pop()
-            }
-        };
-        cache.publish_len();
-        stack
-    });
+    let local = LOCAL.try_with(|cache| cache.borrow_mut().take(size));
     match local {
         Ok(Some(stack)) => Ok(stack),
         Ok(None) => FiberStack::map(size),
@@ -362,18 +388,7 @@ pub(crate) fn give(stack: FiberStack) {
     let mut stack = Some(stack);
     let spilled = LOCAL.try_with(|cache| {
         let stack = stack.take().expect("given once");
-        let mut cache = cache.borrow_mut();
-        let cache = cache.get_or_insert_with(LocalCache::new);
-        let list = cache.pool.list(stack.size());
-        let spill = if list.len() >= LOCAL_CAP {
-            let keep = list.len() - BATCH;
-            Some(list.split_off(keep))
-        } else {
-            None
-        };
-        list.push(stack);
-        cache.publish_len();
-        spill
+        cache.borrow_mut().give(stack)
     });
     match spilled {
         Ok(Some(spill)) => give_global(spill),
