@@ -200,15 +200,18 @@ impl Builder {
     /// As [`try_spawn`], and [`SpawnErrorKind::StackTooLarge`] for a stack size above
     /// [`MAX_STACK_SIZE`](crate::MAX_STACK_SIZE).
     #[track_caller]
-    pub fn spawn<F, T>(self, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
+    pub fn spawn<F, T>(mut self, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match Handle::try_current() {
-            Ok(handle) => self.spawn_on(&handle, f),
-            Err(_) => Err(SpawnError::new(SpawnErrorKind::NoRuntime, f)),
+        // Checked without cloning the runtime's handle (two contended atomic operations a spawn).
+        if !Handle::is_entered() {
+            return Err(SpawnError::new(SpawnErrorKind::NoRuntime, f));
         }
+        let (size, f) = self.check(f)?;
+        let name = self.take_name();
+        Ok(task_builder(&name).spawn_pinned(move || Fiber::new(f, name, size)))
     }
 
     /// Spawns the fiber on `handle`'s runtime, from any thread.
@@ -224,7 +227,7 @@ impl Builder {
     {
         let (size, f) = self.check(f)?;
         let name = self.take_name();
-        Ok(handle.spawn_pinned(move || Fiber::new(f, name, size)))
+        Ok(task_builder(&name).spawn_pinned_on(move || Fiber::new(f, name, size), handle))
     }
 
     /// Spawns the fiber on the current worker thread. See [`spawn_local`](crate::spawn_local).
@@ -242,16 +245,12 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        if Handle::try_current().is_err() {
+        if !Handle::is_entered() {
             return Err(SpawnError::new(SpawnErrorKind::NoRuntime, f));
         }
         let (size, f) = self.check(f)?;
         let name = self.take_name();
-        let mut task = spectrum_rt::task::Builder::new();
-        if let Some(n) = &name {
-            task = task.name(n.to_string());
-        }
-        Ok(task.spawn_local(Fiber::new(f, name, size)))
+        Ok(task_builder(&name).spawn_local(Fiber::new(f, name, size)))
     }
 
     /// Spawns the fiber into `scope`: it may borrow what the scope's caller borrows. See
@@ -271,5 +270,15 @@ impl Builder {
         T: Send + 'scope,
     {
         scope.spawn_with(self, f)
+    }
+}
+
+/// The task side of a fiber spawn: listed as a fiber, under the fiber's name, in task lists,
+/// dumps and long-poll reports.
+pub(crate) fn task_builder(name: &Option<Box<str>>) -> spectrum_rt::task::Builder {
+    let task = spectrum_rt::task::Builder::new().fiber();
+    match name {
+        Some(n) => task.name(n.to_string()),
+        None => task,
     }
 }

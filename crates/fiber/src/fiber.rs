@@ -3,8 +3,8 @@
 //! # Invariants
 //!
 //! 1. A [`Fiber`] is `!Send` (it holds a `corosensei::Coroutine`), and it is only ever put in a
-//!    pinned task (`Handle::spawn_pinned`, `spawn_local`), which the runtime polls, cancels and
-//!    drops on its home worker thread only. So every instruction of a fiber's code, from the
+//!    pinned task (`task::Builder::spawn_pinned`, `spawn_local`), which the runtime polls,
+//!    cancels and drops on its home worker thread only. So every instruction of a fiber's code, from the
 //!    first to the last destructor, runs on one OS thread.
 //! 2. The fiber's [`FiberCx`] (its `SuspendPoint`, cancellation flags and the facts the stack
 //!    overflow handler prints) lives in a slot at the top of the fiber's own stack mapping,

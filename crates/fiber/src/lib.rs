@@ -34,13 +34,15 @@
 //! # Design
 //!
 //! **A fiber is a pinned task.** [`spawn`] creates the fiber's future with
-//! `Handle::spawn_pinned` (on a worker chosen round-robin, so fibers spread across workers at
-//! spawn); the future holds a corosensei coroutine on a stack of its own. Polling the task
-//! resumes the coroutine with the fiber's `spectrum_rt::wait::SuspendPoint` entered, so `.wait()`
-//! inside it polls the future with the task's waker and, while it is pending, switches back to
-//! the worker: the poll returns `Pending`. That switch is inlined into the waiting code (no call
-//! frame between them keeps the CPU's return prediction in step; see `SuspendPoint`). The waker reschedules the task, the next poll resumes the
-//! coroutine where it stopped. (`fiber` module docs: the protocols, step by step.)
+//! `task::Builder::spawn_pinned` (listed as a fiber, under its name, in task lists and dumps; on
+//! a worker chosen round-robin, so fibers spread across workers at spawn); the future holds a
+//! corosensei coroutine on a stack of its own. Polling the task resumes the coroutine with the
+//! fiber's `spectrum_rt::wait::SuspendPoint` entered, so `.wait()` inside it polls the future
+//! with the task's waker and, while it is pending, switches back to the worker: the poll returns
+//! `Pending`. That switch is inlined into the waiting code (no call frame between them keeps the
+//! CPU's return prediction in step; see `SuspendPoint`). The waker reschedules the task, the next
+//! poll resumes the coroutine where it stopped. (`fiber` module docs: the protocols, step by
+//! step.)
 //!
 //! **Soundness: a fiber never migrates between OS threads.** Its stack may hold references to
 //! thread-locals, `!Send` values (`Rc`, `MutexGuard`), and the thread's identity; moving it to

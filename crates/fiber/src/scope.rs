@@ -373,7 +373,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // not return (nor unwind) before the closure has been run or dropped and the child has
         // counted itself out (the module docs give the whole argument).
         let run: Box<dyn FnOnce() + Send + 'static> = unsafe { mem::transmute(run) };
-        let task = handle.spawn_pinned(move || Fiber::new(run, name, size));
+        let task = crate::builder::task_builder(&name)
+            .spawn_pinned_on(move || Fiber::new(run, name, size), handle);
         let id = task.id();
         {
             let mut st = self.shared.lock();

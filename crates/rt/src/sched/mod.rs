@@ -657,6 +657,12 @@ impl Handle {
         }
     }
 
+    /// Whether this thread has entered a runtime: what [`try_current`](Self::try_current)
+    /// checks, without taking a reference to the handle (one thread-local read).
+    pub fn is_entered() -> bool {
+        with_current(|s| s.is_some())
+    }
+
     /// The handle of the runtime this thread has entered, if any.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
         with_current(|s| match s {
