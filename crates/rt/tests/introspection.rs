@@ -59,3 +59,23 @@ fn finished_tasks_leave_the_registry() {
         assert!(spectrum_rt::Handle::current().live_tasks().is_empty());
     });
 }
+
+/// A joiner that is already awake polls the next handle without waiting to be woken, and may
+/// see its task complete while the completer is still unlinking it from the registry: the task
+/// must not be listed as live by then.
+#[test]
+fn a_resolved_handle_never_leaves_its_task_listed() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    for _ in 0..1000 {
+        rt.block_on(async {
+            let hs: Vec<_> = (0..64)
+                .map(|i| spectrum_rt::spawn(async move { i }))
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+            let live = spectrum_rt::Handle::current().live_tasks();
+            assert!(live.is_empty(), "finished tasks still listed: {live:?}");
+        });
+    }
+}

@@ -291,7 +291,13 @@ impl Registry {
             guard.list.for_each(|ptr| {
                 // SAFETY: linked tasks are alive (the registry holds a reference) and we hold the
                 // shard lock; the fields read are immutable or atomic.
-                out.push(info_of(unsafe { ptr.as_ref() }, now_ms));
+                let h = unsafe { ptr.as_ref() };
+                // A complete task is on its way out: its completer sets `COMPLETE` (which lets
+                // the join handle resolve) and then unlinks it. It is not live any more, and
+                // listing it would show a finished task to a joiner that has its output.
+                if !h.state.load().is_complete() {
+                    out.push(info_of(h, now_ms));
+                }
             });
         }
         out.sort_by_key(|t| t.id);
@@ -307,7 +313,7 @@ impl Registry {
                 // SAFETY: as in `snapshot`.
                 let h = unsafe { ptr.as_ref() };
                 let s = h.state.load();
-                if s.is_running() || s.is_cancelled() || s.is_notified() {
+                if s.is_running() || s.is_cancelled() || s.is_notified() || s.is_complete() {
                     return;
                 }
                 // Relaxed: a diagnostic note.
