@@ -4,8 +4,8 @@
 //!
 //! 1. A [`Fiber`] is `!Send` (it holds a `corosensei::Coroutine`), and it is only ever put in a
 //!    pinned task (`task::Builder::spawn_pinned`, `spawn_local`), which the runtime polls,
-//!    cancels and drops on its home worker thread only. So every instruction of a fiber's code, from the
-//!    first to the last destructor, runs on one OS thread.
+//!    cancels and drops on its home worker thread only. So every instruction of a fiber's code,
+//!    from the first to the last destructor, runs on one OS thread.
 //! 2. The fiber's [`FiberCx`] (its `SuspendPoint`, cancellation flags and the facts the stack
 //!    overflow handler prints) lives in a slot at the top of the fiber's own stack mapping,
 //!    above the coroutine's frames. Its address is fixed for the life of the stack, so the
@@ -310,7 +310,9 @@ fn resume<R>(
     // (module invariant 2); we are before that.
     let fcx = unsafe { &*cx };
     let _current = Current::enter(cx);
-    fcx.point.resume_with(waker, || co.resume(input))
+    // SAFETY: the closure only resumes `co`, whose body gives the point its yielder at its first
+    // instruction (before any `.wait()`); the hooks were set by `launch` before the first resume.
+    unsafe { fcx.point.resume_with(waker, || co.resume(input)) }
 }
 
 /// Gives a finished fiber's stack back: drops the `FiberCx` slot, then pools the stack.

@@ -15,8 +15,9 @@
 //! # Invariants
 //!
 //! A point is used by one thread only (it is `!Sync`), and between [`SuspendPoint::resume_with`]
-//! calls nothing reads its waker. The owner promises (through the `unsafe` setters) that the
-//! yielder and the hooks outlive every resume of the point.
+//! calls nothing reads its waker. The owner promises (through the `unsafe` setters and
+//! `resume_with`) that the yielder and the hooks outlive every resume of the point, and that
+//! only the coroutine that yielder belongs to waits under the point.
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -118,8 +119,16 @@ impl SuspendPoint {
     /// Runs `f` (which resumes the coroutine) with this point as the thread's suspension point
     /// and `waker` as the waker of the poll (`None`: not in a poll, `.wait()` blocks). Restores
     /// the previous point afterwards (points nest).
+    ///
+    /// # Safety
+    ///
+    /// Every `.wait()` that runs inside `f` under this point (that is, outside any point entered
+    /// further in) must run on the coroutine whose yielder was given to
+    /// [`set_yielder`](Self::set_yielder), after it was given, and the hooks must be set: `f`
+    /// resumes that coroutine and does not wait itself. A `.wait()` elsewhere would switch
+    /// through a yielder that is not running.
     #[inline(always)]
-    pub fn resume_with<R>(&self, waker: Option<&Waker>, f: impl FnOnce() -> R) -> R {
+    pub unsafe fn resume_with<R>(&self, waker: Option<&Waker>, f: impl FnOnce() -> R) -> R {
         struct Restore<'a> {
             point: &'a SuspendPoint,
             prev: *const SuspendPoint,
@@ -172,9 +181,8 @@ impl SuspendPoint {
         }
         let yielder = self.yielder.get();
         debug_assert!(!yielder.is_null());
-        // SAFETY: `set_yielder`'s contract: the yielder lives as long as its coroutine, and we
-        // run on that coroutine (the point is the thread's current one only inside
-        // `resume_with`, which the owner calls around the coroutine's resume).
+        // SAFETY: `set_yielder`'s contract: the yielder lives as long as its coroutine; and
+        // `resume_with`'s: a `.wait()` under this point runs on that coroutine.
         let input = unsafe { &*yielder }.suspend(());
         if input == Resume::Cancel {
             self.resumed_with_cancel();

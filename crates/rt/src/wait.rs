@@ -3,12 +3,12 @@
 //! Every Spectrum primitive is written once, as a future. Sync-style code blocks on it with
 //! [`Wait::wait`], and what that means depends on who calls:
 //!
-//! 1. **A fiber** (or any context that entered a [`SuspendPoint`]): the fiber suspends and its worker
-//!    runs other tasks until the future's waker fires.
+//! 1. **A fiber** (or any context that entered a [`SuspendPoint`]): the fiber suspends and its
+//!    worker runs other tasks until the future's waker fires.
 //! 2. **An async task on a worker thread**: the classic "blocking inside async" pitfall. The
 //!    runtime reports it (task name, id, spawn site and the `.wait()` call site) through its
-//!    diagnostic hook, and under [`BlockingPolicy::Compensate`](crate::runtime::BlockingPolicy) hands the
-//!    worker's queue to a spare thread before blocking. Then it blocks the thread.
+//!    diagnostic hook, and under [`BlockingPolicy::Compensate`](crate::runtime::BlockingPolicy)
+//!    hands the worker's queue to a spare thread before blocking. Then it blocks the thread.
 //! 3. **Any other thread** (an OS thread, a `spawn_blocking` job, `main`): the thread parks until
 //!    the waker fires. No runtime is needed unless the future itself needs one (a timer, a
 //!    socket).
