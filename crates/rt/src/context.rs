@@ -31,9 +31,6 @@ pub(crate) struct Context {
     pub(crate) parked_waits: Cell<u32>,
     /// Set by a scope around the spawns of its children: tasks record it as their scope.
     pub(crate) spawn_scope: Cell<Option<NonZeroU64>>,
-    /// Set while a finished task wakes its joiner ([`wake_joiner`]): the scheduler then queues
-    /// the joiner at the back, not in the LIFO slot.
-    pub(crate) waking_joiner: Cell<bool>,
 }
 
 thread_local! {
@@ -47,7 +44,6 @@ thread_local! {
             suspend: Cell::new(std::ptr::null()),
             parked_waits: Cell::new(0),
             spawn_scope: Cell::new(None),
-            waking_joiner: Cell::new(false),
         }
     };
 }
@@ -93,35 +89,6 @@ impl Drop for EnterTask {
             cx.budget.set(self.prev_budget);
         });
     }
-}
-
-/// Wakes the joiner of a task that has just finished, asking for the back of the run queue
-/// rather than the LIFO slot.
-///
-/// The LIFO slot is for hand-offs: a woken task that will consume what its waker just produced
-/// runs next, while the data is hot. A finished task hands nothing on but its output, and the
-/// common joiner is a parent joining many children in turn: from the LIFO slot it would run
-/// after every child, find the next one not yet run, and park again (two context switches and a
-/// waker registration per child; per fiber child, four stack switches). From the back of the
-/// queue it runs once the children queued before it have finished, and joins them all at once.
-/// Wake-ups from other threads are queued at the back anyway.
-pub(crate) fn wake_joiner(waker: &std::task::Waker) {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            with(|c| c.waking_joiner.set(false));
-        }
-    }
-    with(|c| c.waking_joiner.set(true));
-    // Reset even if a foreign waker panics.
-    let _reset = Reset;
-    waker.wake_by_ref();
-}
-
-/// True while [`wake_joiner`] runs on this thread.
-#[inline]
-pub(crate) fn is_waking_joiner() -> bool {
-    with(|c| c.waking_joiner.get())
 }
 
 /// Runs `f` with the header of the task being polled on this thread, if any.

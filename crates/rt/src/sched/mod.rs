@@ -21,9 +21,6 @@
 //!   application periods) the injector is checked before the ring; every `event_interval` ticks
 //!   the driver is polled for I/O and timers even when there is work.
 //! - A task that wakes itself (`yield_now`, coop budget exhausted) goes to the back of the ring.
-//! - A finished task wakes its joiner to the back of the ring, not into the LIFO slot: a parent
-//!   joining many children then resumes once, after the children queued before it, instead of
-//!   once per child (`context::wake_joiner`).
 //!
 //! # Threads and the runtime
 //!

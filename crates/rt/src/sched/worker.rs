@@ -145,7 +145,7 @@ pub(crate) fn try_schedule_pinned_local(
 ) -> Result<(), Notified<LocalSched>> {
     with_worker(|w| match w {
         Some(w) if w.index == home && std::ptr::eq(&*w.shared, shared) => {
-            let task = if to_back || w.in_driver.get() || crate::context::is_waking_joiner() {
+            let task = if to_back || w.in_driver.get() {
                 task
             } else {
                 match w.pinned_lifo.replace(Some(task)) {
@@ -325,11 +325,7 @@ impl WorkerCx {
         let Ok(mut core) = self.core.try_borrow_mut() else {
             return Err(task);
         };
-        let should_notify = if is_yield
-            || !core.lifo_enabled
-            || self.in_driver.get()
-            || crate::context::is_waking_joiner()
-        {
+        let should_notify = if is_yield || !core.lifo_enabled || self.in_driver.get() {
             self.push_back(&mut core, task);
             true
         } else {

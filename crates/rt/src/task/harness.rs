@@ -238,7 +238,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             // SAFETY: JOIN_WAKER is set: the runtime side owns the field until it clears the bit.
             unsafe {
                 self.header().join_waker.with(|w| match &*w {
-                    Some(w) => crate::context::wake_joiner(w),
+                    Some(w) => w.wake_by_ref(),
                     None => unreachable!("JOIN_WAKER set without a waker"),
                 });
             }
