@@ -41,7 +41,7 @@ use core::mem::MaybeUninit;
 use core::ptr;
 
 use spectrum_sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering::*};
-use spectrum_sync::{Backoff, CachePadded, UnsafeCell};
+use spectrum_sync::{Backoff, Gap, UnsafeCell};
 
 use super::{Peek, Pop, Push, CLOSED, SHIFT, SLOW};
 
@@ -153,9 +153,15 @@ struct Position<T> {
 }
 
 /// An unbounded (or large-bound) list of blocks.
+///
+/// `head` and `tail` each sit between two [`Gap`]s (see `Ring`); `#[repr(C)]` keeps the order.
+#[repr(C)]
 pub(crate) struct List<T> {
-    head: CachePadded<Position<T>>,
-    tail: CachePadded<Position<T>>,
+    _gap0: Gap,
+    head: Position<T>,
+    _gap1: Gap,
+    tail: Position<T>,
+    _gap2: Gap,
     /// The bound: `usize::MAX` for an unbounded channel.
     cap: usize,
 }
@@ -187,14 +193,17 @@ fn distance(head: usize, tail: usize) -> usize {
 impl<T> List<T> {
     pub(crate) fn new(cap: usize) -> List<T> {
         List {
-            head: CachePadded::new(Position {
+            _gap0: Gap::new(),
+            head: Position {
                 index: AtomicUsize::new(0),
                 block: AtomicPtr::new(ptr::null_mut()),
-            }),
-            tail: CachePadded::new(Position {
+            },
+            _gap1: Gap::new(),
+            tail: Position {
                 index: AtomicUsize::new(0),
                 block: AtomicPtr::new(ptr::null_mut()),
-            }),
+            },
+            _gap2: Gap::new(),
             cap,
         }
     }

@@ -39,7 +39,7 @@
 use core::mem::MaybeUninit;
 
 use spectrum_sync::atomic::{fence, AtomicUsize, Ordering::*};
-use spectrum_sync::{Backoff, CachePadded, UnsafeCell};
+use spectrum_sync::{Backoff, Gap, UnsafeCell};
 
 use super::{Peek, Pop, Push, BITS, CLOSED, SHIFT};
 
@@ -52,11 +52,19 @@ struct Slot<T> {
 }
 
 /// A fixed ring of `cap` slots.
+///
+/// `head` and `tail` each sit between two [`Gap`]s, off the cache lines of each other and of the
+/// read-mostly fields: `#[repr(C)]` keeps that order, and the gaps do it without aligning the
+/// channel that embeds the ring (see `Gap` for why that matters).
+#[repr(C)]
 pub(crate) struct Ring<T> {
+    _gap0: Gap,
     /// The next position to read, shifted, with flag bits (`SLOW`).
-    head: CachePadded<AtomicUsize>,
+    head: AtomicUsize,
+    _gap1: Gap,
     /// The next position to write, shifted, with flag bits (`SLOW`, `CLOSED`).
-    tail: CachePadded<AtomicUsize>,
+    tail: AtomicUsize,
+    _gap2: Gap,
     slots: Box<[Slot<T>]>,
     one_lap: usize,
     /// `one_lap - 1`: a position's index bits.
@@ -82,8 +90,11 @@ impl<T> Ring<T> {
             })
             .collect();
         Ring {
-            head: CachePadded::new(AtomicUsize::new(0)),
-            tail: CachePadded::new(AtomicUsize::new(0)),
+            _gap0: Gap::new(),
+            head: AtomicUsize::new(0),
+            _gap1: Gap::new(),
+            tail: AtomicUsize::new(0),
+            _gap2: Gap::new(),
             slots,
             one_lap,
             mask: one_lap - 1,
