@@ -1,5 +1,5 @@
-//! Spectrum's internal concurrency toolkit: the loom shim, `CachePadded`, `Backoff`, `AtomicWaker`
-//! and an intrusive doubly linked list.
+//! Spectrum's internal concurrency toolkit: the loom shim, `CachePadded` and `Gap`, `Backoff`,
+//! `AtomicWaker` and an intrusive doubly linked list.
 //!
 //! Every atomic, cell, mutex and thread used by Spectrum's lock-free code comes through this crate,
 //! so that building with `RUSTFLAGS="--cfg loom"` swaps in [loom]'s model-checked versions in one
