@@ -164,6 +164,8 @@ pub(crate) struct List<T> {
     _gap2: Gap,
     /// The bound: `usize::MAX` for an unbounded channel.
     cap: usize,
+    /// Keeps `cap`, read on every send, off the channel's next field (see `Ring`).
+    _gap3: Gap,
 }
 
 // SAFETY: as for `Ring`: each value is written by the sender that claimed its index and read
@@ -205,6 +207,7 @@ impl<T> List<T> {
             },
             _gap2: Gap::new(),
             cap,
+            _gap3: Gap::new(),
         }
     }
 

@@ -54,8 +54,9 @@ struct Slot<T> {
 /// A fixed ring of `cap` slots.
 ///
 /// `head` and `tail` each sit between two [`Gap`]s, off the cache lines of each other and of the
-/// read-mostly fields: `#[repr(C)]` keeps that order, and the gaps do it without aligning the
-/// channel that embeds the ring (see `Gap` for why that matters).
+/// read-mostly fields, which a last gap keeps off the channel's next field: `#[repr(C)]` keeps
+/// that order, and the gaps do it without aligning the channel that embeds the ring (see `Gap`
+/// for why that matters).
 #[repr(C)]
 pub(crate) struct Ring<T> {
     _gap0: Gap,
@@ -69,6 +70,9 @@ pub(crate) struct Ring<T> {
     one_lap: usize,
     /// `one_lap - 1`: a position's index bits.
     mask: usize,
+    /// Keeps the fields above, read on every operation, off the line of whatever the channel
+    /// places after the ring (its lock, written by every waiting operation).
+    _gap3: Gap,
 }
 
 // SAFETY: a value is written by the one thread that claimed its position and read by the one
@@ -98,6 +102,7 @@ impl<T> Ring<T> {
             slots,
             one_lap,
             mask: one_lap - 1,
+            _gap3: Gap::new(),
         }
     }
 
