@@ -50,7 +50,16 @@ pub trait SuspendHooks {
     fn resumed_with_cancel(&self);
 }
 
-/// Where `.wait()` suspends a stackful context; see the [module docs](self).
+/// Where `.wait()` suspends a stackful context (a fiber).
+///
+/// The owner (the fiber crate) gives the point its coroutine's [`Yielder`] and its
+/// [`SuspendHooks`], and resumes the coroutine inside [`resume_with`](Self::resume_with); a
+/// `.wait()` in the coroutine then polls with the resumer's waker and, while the future is
+/// pending, switches back to the resumer. That switch is inlined into the waiting code: a call
+/// frame of ours between the two would cost a mispredicted return on each switch (the
+/// resuming side's `call` and the suspending side's `ret` keep the CPU's return predictor in
+/// step only without one). Everything rare (cancellation, blocking instead of suspending) goes
+/// through the hooks.
 pub struct SuspendPoint {
     /// The coroutine's yielder; null until the coroutine's first instruction sets it.
     yielder: Cell<*const Yielder>,

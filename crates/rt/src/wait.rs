@@ -13,7 +13,7 @@
 //!    the waker fires. No runtime is needed unless the future itself needs one (a timer, a
 //!    socket).
 //!
-//! The choice goes through one small internal interface ([`context`]), so fibers plug in without
+//! The choice goes through one small internal interface (`context`), so fibers plug in without
 //! the primitives knowing about them.
 
 use std::future::Future;
