@@ -270,8 +270,9 @@ impl<A: Actor> Addr<A> {
     }
 
     /// Sends `msg` after `delay`, on Spectrum's timer wheel. The timer task ends early if the
-    /// actor ends; it holds no count on the mailbox. Dropping the returned [`TimerRef`] does not
-    /// cancel it; [`TimerRef::cancel`] does.
+    /// actor ends; it holds no count on the mailbox. Dropping the returned
+    /// [`TimerRef`](crate::TimerRef) does not cancel it;
+    /// [`TimerRef::cancel`](crate::TimerRef::cancel) does.
     ///
     /// # Panics
     ///
