@@ -189,14 +189,6 @@ mod imp {
         }
     }
 
-    fn add(known: &mut UserCounts, task: u64) {
-        known.add(task);
-    }
-
-    fn remove(known: &mut UserCounts, task: u64) {
-        known.remove(task);
-    }
-
     /// What the wait-for graph holds for one side: the channel's users of that side, reachable
     /// while the channel lives.
     struct Probe {
@@ -286,7 +278,7 @@ mod imp {
                 0 => {
                     users.unknown.fetch_sub(1, Relaxed);
                 }
-                task => remove(&mut users.known(), task),
+                task => users.known().remove(task),
             }
         }
 
@@ -324,7 +316,7 @@ mod imp {
             if old == 0 {
                 users.unknown.fetch_sub(1, Relaxed);
             } else {
-                remove(&mut known, old);
+                known.remove(old);
                 moves += 1;
             }
             // Past the limit the handle is shared, not moved: unknown for good.
@@ -332,7 +324,7 @@ mod imp {
             if user == 0 {
                 users.unknown.fetch_add(1, Relaxed);
             } else {
-                add(&mut known, user);
+                known.add(user);
             }
             tag.0.store(user | moves << MOVES_SHIFT, Relaxed);
         }

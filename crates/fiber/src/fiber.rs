@@ -130,11 +130,6 @@ impl FiberCx {
         }
     }
 
-    /// `.wait()` must block the thread rather than suspend: outside a poll, or mid-unwind.
-    fn must_block(&self) -> bool {
-        !self.point.in_poll() || std::thread::panicking()
-    }
-
     fn blocker(&self) -> &(Arc<Blocker>, Waker) {
         self.blocker.get_or_init(|| {
             let b = Arc::new(Blocker {
@@ -187,7 +182,7 @@ impl SuspendHooks for FiberCx {
         if self.is_cancelled() && self.shield.get() == 0 && !std::thread::panicking() {
             resume_unwind(Box::new(Cancelled));
         }
-        if self.must_block() {
+        if self.point.must_block() {
             kick_other_workers();
             self.blocker().0.wait();
             return true;

@@ -166,8 +166,10 @@ impl SuspendPoint {
         unsafe { hooks.as_ref() }
     }
 
+    /// True when a `.wait()` under this point must block its thread rather than suspend:
+    /// outside a poll, or while the thread is panicking (a fiber never switches away mid-unwind).
     #[inline(always)]
-    fn must_block(&self) -> bool {
+    pub fn must_block(&self) -> bool {
         self.waker.get().is_null() || std::thread::panicking()
     }
 

@@ -82,7 +82,7 @@ pub struct Gap {
 
 /// The distance a [`Gap`] keeps: two 64-byte lines, the unit the x86-64 adjacent-line
 /// prefetcher (and Apple's 128-byte lines) work in.
-pub const LINE_PAIR: usize = 128;
+const LINE_PAIR: usize = 128;
 
 impl Gap {
     /// An empty gap.

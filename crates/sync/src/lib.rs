@@ -19,5 +19,5 @@ mod shim;
 
 pub use atomic_waker::{store_waker, AtomicWaker};
 pub use backoff::Backoff;
-pub use cache_padded::{CachePadded, Gap, LINE_PAIR};
+pub use cache_padded::{CachePadded, Gap};
 pub use shim::*;

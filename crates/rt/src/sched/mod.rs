@@ -293,8 +293,10 @@ impl Shared {
         self.inhibit_auto_advance.load(Acquire) == 0
             && self.idle.num_unparked() == 0
             && self.inject.is_empty()
-            // Acquire: pairs with the Release store in `schedule_pinned`.
-            && self.remotes.iter().all(|r| r.steal.is_empty() && r.inbox.is_empty())
+            && self
+                .remotes
+                .iter()
+                .all(|r| r.steal.is_empty() && r.inbox.is_empty())
     }
 
     /// Spawns a task with the given name and spawn site.
