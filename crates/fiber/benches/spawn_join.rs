@@ -60,6 +60,25 @@ fn tasks(rt: &Runtime, batch: u64) -> Duration {
     })
 }
 
+/// The shape of Go's `WaitGroup` benchmark: spawn every fiber into a `fiber::scope`, drop the
+/// handles, and let the scope wait for all of them at once.
+fn fiber_scope(rt: &Runtime) -> Duration {
+    let _g = rt.enter();
+    spectrum_fiber::spawn(move || {
+        let start = Instant::now();
+        let mut results = vec![0u64; N as usize];
+        spectrum_fiber::scope(|s| {
+            for (i, r) in results.iter_mut().enumerate() {
+                s.spawn(move || *r = i as u64);
+            }
+        });
+        assert!(results.iter().enumerate().all(|(i, r)| *r == i as u64));
+        start.elapsed()
+    })
+    .wait()
+    .unwrap()
+}
+
 fn may_coroutines(batch: u64) -> Duration {
     may::go!(move || {
         let start = Instant::now();
@@ -125,6 +144,10 @@ fn main() {
         Contender {
             name: "spectrum fibers (spawn_local)",
             run: Box::new(|| fibers(&rt, true, N)),
+        },
+        Contender {
+            name: "spectrum fibers (fiber::scope, handles dropped)",
+            run: Box::new(|| fiber_scope(&rt)),
         },
         Contender {
             name: "spectrum async tasks (spawn)",

@@ -1,6 +1,7 @@
 //! Borrowing scopes: fibers that may use the caller's stack. The rules and the soundness
 //! argument are in [`scope`]'s docs.
 
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 use spectrum_rt::cancel::CancelCause;
-use spectrum_rt::{Handle, JoinError, JoinHandle, PanicPayload, TaskId, Wait};
+use spectrum_rt::{AbortHandle, Handle, JoinError, PanicPayload, TaskId, Wait};
 use spectrum_sync::Mutex;
 
 use crate::builder::Builder;
@@ -57,10 +58,11 @@ use crate::fiber::{self, Cancelled, Fiber, FiberCx, Payload};
 /// 3. A child counts as finished when its closure and everything it captured (the borrows) have
 ///    been dropped and its result is stored: the last thing a child does is decrement the
 ///    scope's count. A child that never started counts down when its unstarted closure is dropped.
-///    Results of type `T` may borrow too; they live in a packet owned by the child's
-///    [`ScopedJoinHandle`], which cannot outlive the scope.
+///    Results of type `T` may borrow too. A child's closure and result live in one cell shared by
+///    the child and its [`ScopedJoinHandle`]; the child lets go of it before it counts down, and
+///    the handle cannot outlive the scope, so whichever drops the cell last does so in time.
 ///
-/// Every child's closure is erased to `'static` to fit in a task (as `std::thread::scope` erases
+/// Every child's cell is erased to `'static` to fit in a task (as `std::thread::scope` erases
 /// its threads' closures); the argument above is why that erasure is sound.
 ///
 /// # Rules
@@ -93,13 +95,7 @@ where
     let fiber: Option<&FiberCx> = fiber_ptr.map(|p| unsafe { &*p });
     let scope = Scope {
         shared: Arc::new(Shared {
-            state: Mutex::new(State {
-                active: 0,
-                children: Vec::new(),
-                free: Vec::new(),
-                cancelled: None,
-                waker: None,
-            }),
+            state: Mutex::new(State::new()),
         }),
         handle: Handle::try_current().ok(),
         scope: PhantomData,
@@ -125,7 +121,7 @@ where
     let unjoined_panic = {
         let _shield = fiber.map(FiberCx::shield);
         scope.join_all(fiber);
-        scope.shared.take_panic()
+        scope.shared.lock().panic.take()
     };
     if let Some(fcx) = fiber {
         fcx.exit_scope();
@@ -161,28 +157,54 @@ struct Shared {
 }
 
 struct State {
-    /// Children whose closure has not finished (been dropped).
+    /// Children that have not counted themselves out (see the module docs, 3).
     active: usize,
-    children: Vec<Slot>,
-    /// Slots free for reuse: finished, handle dropped, no panic to report.
+    /// Each child's task while it runs, by key, so the scope can cancel them all.
+    tasks: Vec<Slot>,
+    /// Keys free for reuse.
     free: Vec<usize>,
     cancelled: Option<CancelCause>,
     /// The scope's join, waiting for `active == 0`.
     waker: Option<Waker>,
+    /// The first panic of a child whose handle was dropped without joining it.
+    panic: Option<Payload>,
 }
 
-/// One child's bookkeeping.
-#[derive(Default)]
-struct Slot {
-    /// The child's task until it finishes (then detached, so its task can be freed).
-    task: Option<JoinHandle<()>>,
-    done: bool,
-    handle_alive: bool,
-    /// The child's panic, until its handle joins it or the scope resumes it.
-    panic: Option<Payload>,
-    cause: Option<CancelCause>,
-    /// The handle's `join`, waiting for `done`.
-    waiter: Option<Waker>,
+/// A child's entry in the scope's table.
+enum Slot {
+    Free,
+    /// Reserved by `spawn_with`, which stores the task once spawned.
+    Spawning,
+    Running(AbortHandle),
+    /// Counted out before `spawn_with` stored its task; `spawn_with` frees the key.
+    Finished,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            active: 0,
+            tasks: Vec::new(),
+            free: Vec::new(),
+            cancelled: None,
+            waker: None,
+            panic: None,
+        }
+    }
+
+    fn reserve(&mut self) -> usize {
+        self.active += 1;
+        match self.free.pop() {
+            Some(key) => {
+                self.tasks[key] = Slot::Spawning;
+                key
+            }
+            None => {
+                self.tasks.push(Slot::Spawning);
+                self.tasks.len() - 1
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -192,107 +214,228 @@ impl Shared {
 
     /// Cancels every running child with `cause` (the first cause of the scope is kept).
     fn cancel_all(&self, cause: CancelCause, except: Option<usize>) {
-        let mut targets = Vec::new();
-        {
+        let targets: Vec<AbortHandle> = {
             let mut st = self.lock();
             if st.cancelled.is_none() {
                 st.cancelled = Some(cause.clone());
             }
-            for (i, slot) in st.children.iter_mut().enumerate() {
-                if Some(i) == except || slot.done {
-                    continue;
-                }
-                if let Some(task) = &slot.task {
-                    slot.cause.get_or_insert_with(|| cause.clone());
-                    targets.push(task.abort_handle());
-                }
-            }
-        }
+            st.tasks
+                .iter()
+                .enumerate()
+                .filter(|(key, _)| Some(*key) != except)
+                .filter_map(|(_, slot)| match slot {
+                    Slot::Running(task) => Some(task.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
         for t in targets {
             t.cancel_with(cause.clone());
         }
     }
 
-    /// The first panic no handle joined, if any; clears the rest.
-    fn take_panic(&self) -> Option<Payload> {
-        let children = mem::take(&mut self.lock().children);
-        children.into_iter().find_map(|mut s| s.panic.take())
+    /// Keeps a panic nobody will join, for `scope` to resume (the first one wins).
+    fn unjoined_panic(&self, payload: Payload) {
+        let mut st = self.lock();
+        if st.panic.is_none() {
+            st.panic = Some(payload);
+            return;
+        }
+        drop(st);
+        drop_quietly(payload);
     }
-}
 
-/// Marks a child finished when dropped: the last thing a child does (see the module docs, 3).
-struct ChildDone {
-    shared: Arc<Shared>,
-    index: usize,
-}
-
-impl Drop for ChildDone {
-    fn drop(&mut self) {
-        let (task, waiter, scope_waker) = {
-            let mut st = self.shared.lock();
+    /// A child counts itself out: the last thing it does (see the module docs, 3).
+    fn child_gone(&self, key: usize) {
+        let (task, scope_waker) = {
+            let mut st = self.lock();
             st.active -= 1;
-            let slot = &mut st.children[self.index];
-            slot.done = true;
-            let task = slot.task.take();
-            let waiter = slot.waiter.take();
-            if !slot.handle_alive && slot.panic.is_none() {
-                st.free.push(self.index);
-            }
+            let task = match mem::replace(&mut st.tasks[key], Slot::Free) {
+                Slot::Running(task) => {
+                    st.free.push(key);
+                    Some(task)
+                }
+                // `spawn_with` has not stored the task yet; it frees the key when it does.
+                Slot::Spawning => {
+                    st.tasks[key] = Slot::Finished;
+                    None
+                }
+                Slot::Free | Slot::Finished => unreachable!("a child counted out twice"),
+            };
             let scope_waker = if st.active == 0 {
                 st.waker.take()
             } else {
                 None
             };
-            (task, waiter, scope_waker)
+            (task, scope_waker)
         };
-        // Our own task: detaching it while it finishes lets the runtime free it at once.
-        if let Some(t) = task {
-            t.detach();
-        }
-        if let Some(w) = waiter {
-            w.wake();
-        }
+        drop(task);
         if let Some(w) = scope_waker {
             w.wake();
         }
     }
 }
 
-/// A child's result, shared with its handle.
-struct Packet<T> {
-    value: Mutex<Option<T>>,
+/// Drops a value that may panic in its destructor, on a path that has nowhere to report it.
+fn drop_quietly<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
-/// What a scoped fiber runs. Field order is drop order: the closure (and its borrows) first,
-/// then the packet, then the count.
-struct ScopedBody<F, T> {
-    f: F,
-    packet: Arc<Packet<T>>,
-    done: ChildDone,
+/// One child: its closure until it runs, then its outcome until its handle takes it. One
+/// allocation, shared by the child (as [`Run`]) and its [`ScopedJoinHandle`] (as [`Outcome`]);
+/// whichever lets go last frees it, the child before it counts itself out, the handle inside
+/// the scope, so a `T` or `F` that borrows is always dropped before `scope` returns.
+struct ChildCell<F, T> {
+    /// Taken (to run or to drop) exactly once, by the child's `Runner`.
+    f: UnsafeCell<Option<F>>,
+    out: Mutex<Outcome<T>>,
 }
 
-impl<F, T> ScopedBody<F, T>
+// SAFETY: `f` is touched only through `Run`, whose methods the child's `Runner` calls at most
+// once in all, from whichever thread owns the runner at the time (one at a time: the runner is
+// moved, never shared); everything else is behind the mutex. `F: Send` lets the closure be run
+// or dropped on another thread, `T: Send` the value be taken on another.
+unsafe impl<F: Send, T: Send> Sync for ChildCell<F, T> {}
+
+/// What a child left for its handle.
+struct Outcome<T> {
+    done: bool,
+    /// The value or the panic; `None` when cancelled (or not yet done).
+    result: Option<Result<T, Payload>>,
+    handle_alive: bool,
+    /// The handle's `join`, waiting for `done`.
+    waiter: Option<Waker>,
+    /// Why the handle cancelled this child, if it did.
+    cause: Option<CancelCause>,
+}
+
+/// The child's side of its cell.
+trait Run: Send + Sync {
+    /// Runs the closure and stores its outcome.
+    fn run(&self, shared: &Shared, key: usize);
+    /// Drops the closure unrun (the child was cancelled before it started).
+    fn abandon(&self);
+}
+
+/// The handle's side of its cell.
+trait HasOutcome<T>: Send + Sync {
+    fn outcome(&self) -> &Mutex<Outcome<T>>;
+}
+
+impl<F, T> ChildCell<F, T> {
+    fn new(f: F) -> ChildCell<F, T> {
+        ChildCell {
+            f: UnsafeCell::new(Some(f)),
+            out: Mutex::new(Outcome {
+                done: false,
+                result: None,
+                handle_alive: true,
+                waiter: None,
+                cause: None,
+            }),
+        }
+    }
+
+    /// Takes the closure; `None` the second time.
+    fn take_f(&self) -> Option<F> {
+        // SAFETY: see the `Sync` impl: only the child's runner calls this, once at a time.
+        unsafe { (*self.f.get()).take() }
+    }
+
+    /// Records the outcome and wakes the handle's `join`. A panic whose handle is gone goes to
+    /// the scope instead.
+    fn finish(&self, shared: &Shared, result: Option<Result<T, Payload>>) {
+        let (waiter, unjoined) = {
+            let mut out = self.out.lock();
+            out.done = true;
+            let unjoined = match result {
+                Some(Err(payload)) if !out.handle_alive => Some(payload),
+                result => {
+                    out.result = result;
+                    None
+                }
+            };
+            (out.waiter.take(), unjoined)
+        };
+        if let Some(payload) = unjoined {
+            shared.unjoined_panic(payload);
+        }
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<F, T> Run for ChildCell<F, T>
 where
-    F: FnOnce() -> T,
+    F: FnOnce() -> T + Send,
+    T: Send,
 {
-    fn run(self) {
-        let ScopedBody { f, packet, done } = self;
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => *packet.value.lock() = Some(value),
+    fn run(&self, shared: &Shared, key: usize) {
+        let Some(f) = self.take_f() else { return };
+        let result = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => Some(Ok(value)),
             // Cancelled: unwound, nothing to report (the handle sees `Cancelled`).
-            Err(payload) if payload.is::<Cancelled>() => {}
+            Err(payload) if payload.is::<Cancelled>() => None,
             Err(payload) => {
                 let message = PanicPayload::new(payload);
                 let cause = CancelCause::new(format!(
                     "a sibling fiber panicked: {}",
                     message.message().unwrap_or("<non-string payload>")
                 ));
-                done.shared.lock().children[done.index].panic = Some(message.into_inner());
-                done.shared.cancel_all(cause, Some(done.index));
+                shared.cancel_all(cause, Some(key));
+                Some(Err(message.into_inner()))
             }
+        };
+        self.finish(shared, result);
+    }
+
+    fn abandon(&self) {
+        drop_quietly(self.take_f());
+        let waiter = {
+            let mut out = self.out.lock();
+            out.done = true;
+            out.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
         }
-        drop(packet);
-        drop(done);
+    }
+}
+
+impl<F, T> HasOutcome<T> for ChildCell<F, T>
+where
+    F: Send,
+    T: Send,
+{
+    fn outcome(&self) -> &Mutex<Outcome<T>> {
+        &self.out
+    }
+}
+
+/// What a scoped fiber's task runs: its cell, erased to `'static` (the module docs give the
+/// argument), and the count it gives back when dropped, after letting go of the cell.
+struct Runner {
+    cell: Option<Arc<dyn Run>>,
+    shared: Arc<Shared>,
+    key: usize,
+}
+
+impl Runner {
+    fn run(mut self) {
+        if let Some(cell) = self.cell.take() {
+            cell.run(&self.shared, self.key);
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // Not run: the task was cancelled (or the runtime refused it) before it started.
+        if let Some(cell) = self.cell.take() {
+            cell.abandon();
+        }
+        self.shared.child_gone(self.key);
     }
 }
 
@@ -331,72 +474,59 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         };
         let (size, f) = builder.check(f)?;
         let name = builder.take_name();
-        let packet = Arc::new(Packet {
-            value: Mutex::new(None),
-        });
-        let index = {
+        let key = {
             let mut st = self.shared.lock();
             if let Some(cause) = &st.cancelled {
                 return Ok(ScopedJoinHandle {
                     shared: self.shared.clone(),
                     child: Child::NotSpawned(cause.clone()),
-                    packet,
                     _scope: PhantomData,
                 });
             }
-            st.active += 1;
-            let slot = Slot {
-                handle_alive: true,
-                ..Slot::default()
-            };
-            match st.free.pop() {
-                Some(i) => {
-                    st.children[i] = slot;
-                    i
-                }
-                None => {
-                    st.children.push(slot);
-                    st.children.len() - 1
-                }
-            }
+            st.reserve()
         };
-        let body = ScopedBody {
-            f,
-            packet: packet.clone(),
-            done: ChildDone {
-                shared: self.shared.clone(),
-                index,
-            },
+        let cell = Arc::new(ChildCell::new(f));
+        let outcome: Arc<dyn HasOutcome<T> + 'scope> = cell.clone();
+        let run: Arc<dyn Run + 'scope> = cell;
+        // SAFETY: only the lifetime changes. The cell holds what borrows for `'scope`, and
+        // `scope` does not return (nor unwind) before the child has let go of it and counted
+        // itself out (the module docs give the whole argument).
+        let run: Arc<dyn Run + 'static> = unsafe { mem::transmute(run) };
+        let runner = Runner {
+            cell: Some(run),
+            shared: self.shared.clone(),
+            key,
         };
-        let run: Box<dyn FnOnce() + Send + 'scope> = Box::new(move || body.run());
-        // SAFETY: only the lifetime changes. The closure borrows for `'scope`, and `scope` does
-        // not return (nor unwind) before the closure has been run or dropped and the child has
-        // counted itself out (the module docs give the whole argument).
-        let run: Box<dyn FnOnce() + Send + 'static> = unsafe { mem::transmute(run) };
         let task = crate::builder::task_builder(&name)
-            .spawn_pinned_on(move || Fiber::new(run, name, size), handle);
-        let id = task.id();
-        {
+            .spawn_pinned_on(move || Fiber::new(move || runner.run(), name, size), handle);
+        let abort = task.abort_handle();
+        // The scope, not the handle, owns the child: it finishes whether or not it is joined.
+        task.detach();
+        let cancel_now = {
             let mut st = self.shared.lock();
-            let cancelled = st.cancelled.clone();
-            let slot = &mut st.children[index];
-            if slot.done {
-                // Already over (or dropped by a runtime that shut down): nothing to keep.
-                drop(st);
-                task.detach();
-            } else {
-                if let Some(cause) = cancelled {
+            match mem::replace(&mut st.tasks[key], Slot::Free) {
+                Slot::Spawning => {
+                    st.tasks[key] = Slot::Running(abort.clone());
                     // Cancelled while we were spawning: the sweep missed this child.
-                    slot.cause.get_or_insert_with(|| cause.clone());
-                    task.cancel_with(cause);
+                    st.cancelled.clone()
                 }
-                slot.task = Some(task);
+                // Already over (or dropped by a runtime that shut down): nothing to keep.
+                Slot::Finished => {
+                    st.free.push(key);
+                    None
+                }
+                Slot::Free | Slot::Running(_) => unreachable!("a reserved key was reused"),
             }
+        };
+        if let Some(cause) = cancel_now {
+            abort.cancel_with(cause);
         }
         Ok(ScopedJoinHandle {
             shared: self.shared.clone(),
-            child: Child::Spawned { index, id },
-            packet,
+            child: Child::Spawned {
+                cell: outcome,
+                task: abort,
+            },
             _scope: PhantomData,
         })
     }
@@ -456,8 +586,11 @@ impl std::fmt::Debug for Scope<'_, '_> {
     }
 }
 
-enum Child {
-    Spawned { index: usize, id: TaskId },
+enum Child<'scope, T> {
+    Spawned {
+        cell: Arc<dyn HasOutcome<T> + 'scope>,
+        task: AbortHandle,
+    },
     NotSpawned(CancelCause),
 }
 
@@ -465,8 +598,7 @@ enum Child {
 /// the fiber (the scope owns its children and joins them).
 pub struct ScopedJoinHandle<'scope, T> {
     shared: Arc<Shared>,
-    child: Child,
-    packet: Arc<Packet<T>>,
+    child: Child<'scope, T>,
     _scope: PhantomData<&'scope ()>,
 }
 
@@ -479,34 +611,33 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// cancelled before it finished.
     #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
-        let index = match &self.child {
+        let cell = match &self.child {
             Child::NotSpawned(cause) => return Err(JoinError::Cancelled(cause.clone())),
-            Child::Spawned { index, .. } => *index,
+            Child::Spawned { cell, .. } => cell.outcome(),
         };
         std::future::poll_fn(|cx| {
-            let mut st = self.shared.lock();
-            let slot = &mut st.children[index];
-            if slot.done {
+            let mut out = cell.lock();
+            if out.done {
                 Poll::Ready(())
             } else {
-                slot.waiter = Some(cx.waker().clone());
+                out.waiter = Some(cx.waker().clone());
                 Poll::Pending
             }
         })
         .wait();
-        let (panic, cause) = {
-            let mut st = self.shared.lock();
-            let slot = &mut st.children[index];
-            (slot.panic.take(), slot.cause.clone())
+        let (result, cause) = {
+            let mut out = cell.lock();
+            (out.result.take(), out.cause.clone())
         };
-        if let Some(p) = panic {
-            return Err(JoinError::Panicked(PanicPayload::new(p)));
-        }
-        match self.packet.value.lock().take() {
-            Some(v) => Ok(v),
-            None => Err(JoinError::Cancelled(
-                cause.unwrap_or_else(CancelCause::requested),
-            )),
+        match result {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(p)) => Err(JoinError::Panicked(PanicPayload::new(p))),
+            None => {
+                let cause = cause.or_else(|| self.shared.lock().cancelled.clone());
+                Err(JoinError::Cancelled(
+                    cause.unwrap_or_else(CancelCause::requested),
+                ))
+            }
         }
     }
 
@@ -514,7 +645,7 @@ impl<T> ScopedJoinHandle<'_, T> {
     pub fn is_finished(&self) -> bool {
         match &self.child {
             Child::NotSpawned(_) => true,
-            Child::Spawned { index, .. } => self.shared.lock().children[*index].done,
+            Child::Spawned { cell, .. } => cell.outcome().lock().done,
         }
     }
 
@@ -522,21 +653,20 @@ impl<T> ScopedJoinHandle<'_, T> {
     pub fn id(&self) -> Option<TaskId> {
         match &self.child {
             Child::NotSpawned(_) => None,
-            Child::Spawned { id, .. } => Some(*id),
+            Child::Spawned { task, .. } => Some(task.id()),
         }
     }
 
     /// Cancels this fiber only (not a failure of the scope).
     pub fn cancel(&self) {
-        if let Child::Spawned { index, .. } = &self.child {
-            let target = {
-                let mut st = self.shared.lock();
-                let slot = &mut st.children[*index];
-                slot.cause.get_or_insert_with(CancelCause::requested);
-                slot.task.as_ref().map(JoinHandle::abort_handle)
+        if let Child::Spawned { cell, task } = &self.child {
+            let done = {
+                let mut out = cell.outcome().lock();
+                out.cause.get_or_insert_with(CancelCause::requested);
+                out.done
             };
-            if let Some(t) = target {
-                t.cancel();
+            if !done {
+                task.cancel();
             }
         }
     }
@@ -544,15 +674,18 @@ impl<T> ScopedJoinHandle<'_, T> {
 
 impl<T> Drop for ScopedJoinHandle<'_, T> {
     fn drop(&mut self) {
-        if let Child::Spawned { index, .. } = &self.child {
-            let mut st = self.shared.lock();
-            // The slots are gone once the scope has joined everything (a handle cannot outlive
-            // the scope, but a child may drop a sibling's handle it was given at the very end).
-            if let Some(slot) = st.children.get_mut(*index) {
-                slot.handle_alive = false;
-                if slot.done && slot.panic.is_none() {
-                    st.free.push(*index);
-                }
+        if let Child::Spawned { cell, .. } = &self.child {
+            let result = {
+                let mut out = cell.outcome().lock();
+                out.handle_alive = false;
+                out.result.take()
+            };
+            // Dropped here, inside the scope (a `T` may borrow); a panic nobody joined goes to
+            // the scope, which resumes it.
+            match result {
+                Some(Err(payload)) => self.shared.unjoined_panic(payload),
+                Some(Ok(value)) => drop(value),
+                None => {}
             }
         }
     }

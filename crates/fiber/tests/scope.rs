@@ -299,3 +299,77 @@ fn a_builder_names_scoped_fibers() {
         assert_eq!(h.join().unwrap().as_deref(), Some("worker-1"));
     });
 }
+
+/// A result that borrows and counts its drop.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn unjoined_results_that_borrow_are_dropped_before_the_scope_returns() {
+    let rt = rt();
+    let _guard = rt.enter();
+    let dropped = AtomicUsize::new(0);
+    spectrum_fiber::scope(|s| {
+        for i in 0..200 {
+            let h = s.spawn(|| {
+                spectrum_rt::time::sleep(Duration::from_micros(200)).wait();
+                Counted(&dropped)
+            });
+            if i % 2 == 0 {
+                // Handle gone while the child runs: the child drops its result.
+                drop(h);
+            } else {
+                // Handle dropped after the child finished: the handle drops it.
+                while !h.is_finished() {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                drop(h);
+            }
+        }
+    });
+    assert_eq!(dropped.load(SeqCst), 200);
+}
+
+#[test]
+fn a_panic_whose_handle_is_dropped_after_the_child_finished_is_resumed_by_the_scope() {
+    let rt = rt();
+    let _guard = rt.enter();
+    let r = std::panic::catch_unwind(|| {
+        spectrum_fiber::scope(|s| {
+            let h = s.spawn(|| panic!("finished, then abandoned"));
+            while !h.is_finished() {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            drop(h);
+        })
+    });
+    let payload = r.unwrap_err();
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"finished, then abandoned")
+    );
+}
+
+#[test]
+fn cancelling_a_finished_child_leaves_the_child_that_reused_its_slot_alone() {
+    let rt = rt();
+    let _guard = rt.enter();
+    spectrum_fiber::scope(|s| {
+        let first = s.spawn(|| 1);
+        while !first.is_finished() {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        let second = s.spawn(|| {
+            spectrum_rt::time::sleep(Duration::from_millis(20)).wait();
+            2
+        });
+        first.cancel();
+        assert_eq!(first.join().unwrap(), 1);
+        assert_eq!(second.join().unwrap(), 2);
+    });
+}
