@@ -1,17 +1,4 @@
 //! Chaos: inject faults, latency or outcomes at a rate, to test the stack around a call.
-//!
-//! Each injection has a rate (a fraction of calls) that can be changed while the program runs,
-//! and the whole policy can be switched on and off (Polly's "simmy" chaos strategies, Chaos
-//! Monkey's principle of testing resilience against real failure modes). Per call, in order:
-//!
-//! 1. if disabled, run the operation untouched;
-//! 2. with probability `latency_rate`, sleep `latency` first;
-//! 3. with probability `fault_rate`, return the fault (the operation does not run);
-//! 4. with probability `outcome_rate`, return the injected outcome (the operation does not run);
-//! 5. otherwise run the operation.
-//!
-//! Draws come from one shared SplitMix64 stream ([`Rng`](crate::Rng)); seed it for tests that
-//! must inject on exactly the same calls every run. Rates are stored in parts per million.
 
 use std::fmt;
 use std::future::Future;
@@ -28,6 +15,19 @@ use crate::ConfigError;
 type Make<V> = Box<dyn Fn() -> V + Send + Sync>;
 
 /// Injects faults, latency or outcomes into calls at run-time-switchable rates.
+///
+/// Each injection has a rate (a fraction of calls) that can be changed while the program runs,
+/// and the whole policy can be switched on and off (Polly's "simmy" chaos strategies, Chaos
+/// Monkey's principle of testing resilience against real failure modes). Per call, in order:
+///
+/// 1. if disabled, run the operation untouched;
+/// 2. with probability `latency_rate`, sleep `latency` first;
+/// 3. with probability `fault_rate`, return the fault (the operation does not run);
+/// 4. with probability `outcome_rate`, return the injected outcome (the operation does not run);
+/// 5. otherwise run the operation.
+///
+/// Draws come from one shared SplitMix64 stream ([`Rng`](crate::Rng)); seed it for tests that
+/// must inject on exactly the same calls every run. Rates are stored in parts per million.
 ///
 /// ```
 /// # spectrum_rt::Wait::wait(async {
@@ -186,7 +186,7 @@ impl<T: 'static, E: 'static> Chaos<T, E> {
 }
 
 impl<T, E> Chaos<T, E> {
-    /// Runs `fut` through the injections; see the [module docs](self).
+    /// Runs `fut` through the injections; see [`Chaos`]'s docs.
     ///
     /// # Errors
     ///

@@ -1,24 +1,4 @@
 //! Hedging: start more attempts when the first is slow or fails; keep the first success.
-//!
-//! # Modes (Polly v8's hedging strategy)
-//!
-//! - **Latency** (`HedgeMode::Latency(d)`): start the primary; every `d` without a success,
-//!   start another attempt, up to `max_attempts` in flight or done. A failed attempt starts the
-//!   next one at once. This cuts tail latency ("The Tail at Scale", Dean and Barroso, CACM 2013).
-//! - **Fallback** (`HedgeMode::Fallback`): one attempt at a time; the next starts only when the
-//!   previous failed (failover across replicas).
-//! - **Parallel** (`HedgeMode::Parallel`): start all attempts at once.
-//!
-//! # Protocol
-//!
-//! 1. Each attempt gets its own [`Attempt`] with a child of the caller's token (the current
-//!    scope's, or one passed to [`Hedge::run_under`]), and is polled in place by the hedge
-//!    future: no task is spawned, so nothing needs `'static` or `Send`.
-//! 2. The first `Ok` wins. If every attempt fails, the last failure is returned.
-//! 3. **Losers are cancelled and awaited**: each loser's token is cancelled with the cause
-//!    "hedging: another attempt won", then the hedge keeps polling the losers until they have all
-//!    finished or `grace` has passed, and drops whatever is left. Only then does it return, so a
-//!    loser never outlives the call that started it.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -43,7 +23,27 @@ pub enum HedgeMode {
     Parallel,
 }
 
-/// Races extra attempts against a slow or failing one; see the [module docs](self).
+/// Races extra attempts against a slow or failing one.
+///
+/// # Modes (Polly v8's hedging strategy)
+///
+/// - **Latency** (`HedgeMode::Latency(d)`): start the primary; every `d` without a success,
+///   start another attempt, up to `max_attempts` in flight or done. A failed attempt starts the
+///   next one at once. This cuts tail latency ("The Tail at Scale", Dean and Barroso, CACM 2013).
+/// - **Fallback** (`HedgeMode::Fallback`): one attempt at a time; the next starts only when the
+///   previous failed (failover across replicas).
+/// - **Parallel** (`HedgeMode::Parallel`): start all attempts at once.
+///
+/// # Protocol
+///
+/// 1. Each attempt gets its own [`Attempt`] with a child of the caller's token (the current
+///    scope's, or one passed to [`Hedge::run_under`]), and is polled in place by the hedge
+///    future: no task is spawned, so nothing needs `'static` or `Send`.
+/// 2. The first `Ok` wins. If every attempt fails, the last failure is returned.
+/// 3. **Losers are cancelled and awaited**: each loser's token is cancelled with the cause
+///    "hedging: another attempt won", then the hedge keeps polling the losers until they have all
+///    finished or `grace` has passed, and drops whatever is left. Only then does it return, so a
+///    loser never outlives the call that started it.
 ///
 /// ```
 /// # spectrum_rt::Runtime::builder().start_paused(true).build().unwrap().block_on(async {
@@ -170,7 +170,7 @@ impl Hedge {
         }
     }
 
-    /// Runs `op` hedged; see the [module docs](self).
+    /// Runs `op` hedged; see [`Hedge`]'s docs.
     ///
     /// # Errors
     ///

@@ -1,30 +1,4 @@
 //! Timeout: cooperative first, forced second.
-//!
-//! # Protocol
-//!
-//! 1. The call creates a [`CancelToken`] whose deadline is the timeout's (a child of the current
-//!    scope's token, if the caller runs in a scope, so scope cancellation reaches it too) and
-//!    hands it to the operation. The operation can read the deadline (to propagate it
-//!    downstream), check the token at its own safe points, or await `token.cancelled()`. (In a
-//!    [`Pipeline`](crate::Pipeline) the token is made only when the operation first asks for
-//!    it through its [`Attempt`] or the deadline fires, whichever comes first; the protocol is
-//!    otherwise the same.)
-//! 2. The operation is polled before the timer, so an operation that finishes before the
-//!    deadline always wins. One that finishes at or after it (because it saw its token's
-//!    deadline pass) is a cooperative stop, as in step 4.
-//! 3. At the deadline the token is cancelled with cause [`CauseKind::DeadlineExceeded`]
-//!    (visible to the operation through `token.cause()`), and the operation gets a bounded
-//!    **grace** period to notice and finish: cleanup, flushing, returning a partial result.
-//! 4. If it finishes within the grace, the call fails with [`TimedOut`] carrying its late output
-//!    (`forced == false`). If the grace passes too, the operation's future is **dropped** (forced
-//!    cancellation: destructors run, no async cleanup) before the call returns, and the error
-//!    says `forced == true`.
-//!
-//! With a zero grace the timeout is purely forced, like `spectrum_rt::time::timeout`, but the
-//! operation still sees the token fire first. The grace's bound is what keeps the timeout a
-//! timeout: the call never takes longer than `duration + grace`.
-//!
-//! [`CauseKind::DeadlineExceeded`]: spectrum_rt::cancel::CauseKind::DeadlineExceeded
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -90,7 +64,33 @@ impl<T> std::error::Error for TimedOut<T> {}
 
 /// Bounds an operation in time, cooperatively first and by force second.
 ///
-/// Cheap to clone; clones share their metrics. See the [module docs](self) for the protocol.
+/// Cheap to clone; clones share their metrics.
+///
+/// # Protocol
+///
+/// 1. The call creates a [`CancelToken`] whose deadline is the timeout's (a child of the current
+///    scope's token, if the caller runs in a scope, so scope cancellation reaches it too) and
+///    hands it to the operation. The operation can read the deadline (to propagate it
+///    downstream), check the token at its own safe points, or await `token.cancelled()`. (In a
+///    [`Pipeline`](crate::Pipeline) the token is made only when the operation first asks for
+///    it through its [`Attempt`] or the deadline fires, whichever comes first; the protocol is
+///    otherwise the same.)
+/// 2. The operation is polled before the timer, so an operation that finishes before the
+///    deadline always wins. One that finishes at or after it (because it saw its token's
+///    deadline pass) is a cooperative stop, as in step 4.
+/// 3. At the deadline the token is cancelled with cause [`CauseKind::DeadlineExceeded`]
+///    (visible to the operation through `token.cause()`), and the operation gets a bounded
+///    **grace** period to notice and finish: cleanup, flushing, returning a partial result.
+/// 4. If it finishes within the grace, the call fails with [`TimedOut`] carrying its late output
+///    (`forced == false`). If the grace passes too, the operation's future is **dropped** (forced
+///    cancellation: destructors run, no async cleanup) before the call returns, and the error
+///    says `forced == true`.
+///
+/// With a zero grace the timeout is purely forced, like `spectrum_rt::time::timeout`, but the
+/// operation still sees the token fire first. The grace's bound is what keeps the timeout a
+/// timeout: the call never takes longer than `duration + grace`.
+///
+/// [`CauseKind::DeadlineExceeded`]: spectrum_rt::cancel::CauseKind::DeadlineExceeded
 ///
 /// ```
 /// # spectrum_rt::Runtime::builder().start_paused(true).build().unwrap().block_on(async {
@@ -219,7 +219,7 @@ impl Timeout {
         self.inner.grace
     }
 
-    /// Runs `op` with a token that fires at the deadline; see the [module docs](self).
+    /// Runs `op` with a token that fires at the deadline; see [`Timeout`]'s docs.
     ///
     /// # Errors
     ///

@@ -1,40 +1,4 @@
 //! Circuit breaker: stop calling what is failing, probe it, and recover.
-//!
-//! # States (resilience4j's machine, plus Polly's manual isolate/close)
-//!
-//! ```text
-//!            failure or slow-call rate >= threshold (after minimum_calls)
-//!   CLOSED ───────────────────────────────────────────────────────────▶ OPEN
-//!     ▲                                                                 │ open duration
-//!     │ all probes done, rates below thresholds                         ▼ elapsed (lazily)
-//!     └────────────────────────────────────────────────────────── HALF_OPEN
-//!                 probes fail, or probe_timeout passes ──▶ OPEN (longer, per the backoff)
-//!
-//!   FORCED_OPEN (isolate): rejects everything until `close`.
-//!   DISABLED: permits everything, records nothing, never trips.
-//! ```
-//!
-//! # Invariants
-//!
-//! 1. Every transition happens under the `core` mutex and bumps the **generation**; the state
-//!    and generation are mirrored in one atomic word (`state << 0 | generation << 8`) so a
-//!    closed breaker grants a permit with a single load and no lock.
-//! 2. A permit remembers the generation it was granted in. An outcome recorded under another
-//!    generation is stale (the call straddled a transition) and is ignored, so an old failure
-//!    can never reopen a breaker that has since closed.
-//! 3. Half-open grants exactly `permitted_probes` permits per generation; a permit dropped
-//!    without an outcome (its call was cancelled) gives its slot back.
-//! 4. **Half-open can never wedge**: if the probes have not all reported `probe_timeout` after
-//!    half-open began (a probe hung, or leaked its permit), the next look at the breaker (a call
-//!    or `state()`) reopens it. There is no background task: every time-driven transition is
-//!    taken lazily by whoever looks next, on the runtime clock.
-//! 5. Rates are compared exactly (integers in parts per million): a threshold of 50 % trips at
-//!    5 failures out of 10, not at 4.
-//!
-//! # Windows
-//!
-//! Outcomes in the closed state go to a count- or time-based sliding window ([`window`]) with
-//! O(1) snapshots. Half-open outcomes are counted separately and judged once all probes are in.
 
 mod window;
 
@@ -373,7 +337,43 @@ impl fmt::Debug for CircuitBreakerBuilder {
 
 /// Stops calling a failing dependency, then probes it to recover.
 ///
-/// Cheap to clone; clones share one state. See the [module docs](self) for the state machine.
+/// Cheap to clone; clones share one state.
+///
+/// # States (resilience4j's machine, plus Polly's manual isolate/close)
+///
+/// ```text
+///            failure or slow-call rate >= threshold (after minimum_calls)
+///   CLOSED ───────────────────────────────────────────────────────────▶ OPEN
+///     ▲                                                                 │ open duration
+///     │ all probes done, rates below thresholds                         ▼ elapsed (lazily)
+///     └────────────────────────────────────────────────────────── HALF_OPEN
+///                 probes fail, or probe_timeout passes ──▶ OPEN (longer, per the backoff)
+///
+///   FORCED_OPEN (isolate): rejects everything until `close`.
+///   DISABLED: permits everything, records nothing, never trips.
+/// ```
+///
+/// # Invariants
+///
+/// 1. Every transition happens under the `core` mutex and bumps the **generation**; the state
+///    and generation are mirrored in one atomic word (`state << 0 | generation << 8`) so a
+///    closed breaker grants a permit with a single load and no lock.
+/// 2. A permit remembers the generation it was granted in. An outcome recorded under another
+///    generation is stale (the call straddled a transition) and is ignored, so an old failure
+///    can never reopen a breaker that has since closed.
+/// 3. Half-open grants exactly `permitted_probes` permits per generation; a permit dropped
+///    without an outcome (its call was cancelled) gives its slot back.
+/// 4. **Half-open can never wedge**: if the probes have not all reported `probe_timeout` after
+///    half-open began (a probe hung, or leaked its permit), the next look at the breaker (a call
+///    or `state()`) reopens it. There is no background task: every time-driven transition is
+///    taken lazily by whoever looks next, on the runtime clock.
+/// 5. Rates are compared exactly (integers in parts per million): a threshold of 50 % trips at
+///    5 failures out of 10, not at 4.
+///
+/// # Windows
+///
+/// Outcomes in the closed state go to a count- or time-based sliding window with
+/// O(1) snapshots. Half-open outcomes are counted separately and judged once all probes are in.
 ///
 /// ```
 /// # spectrum_rt::Runtime::builder().start_paused(true).build().unwrap().block_on(async {
