@@ -157,7 +157,7 @@ struct Shared {
 }
 
 struct State {
-    /// Children that have not counted themselves out (see the module docs, 3).
+    /// Children that have not counted themselves out (see `scope`'s docs, point 3).
     active: usize,
     /// Each child's task while it runs, by key, so the scope can cancel them all.
     tasks: Vec<Slot>,
@@ -245,7 +245,7 @@ impl Shared {
         drop_quietly(payload);
     }
 
-    /// A child counts itself out: the last thing it does (see the module docs, 3).
+    /// A child counts itself out: the last thing it does (see `scope`'s docs, point 3).
     fn child_gone(&self, key: usize) {
         let (task, scope_waker) = {
             let mut st = self.lock();
@@ -413,7 +413,7 @@ where
     }
 }
 
-/// What a scoped fiber's task runs: its cell, erased to `'static` (the module docs give the
+/// What a scoped fiber's task runs: its cell, erased to `'static` (`scope`'s docs give the
 /// argument), and the count it gives back when dropped, after letting go of the cell.
 struct Runner {
     cell: Option<Arc<dyn Run>>,
@@ -490,7 +490,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let run: Arc<dyn Run + 'scope> = cell;
         // SAFETY: only the lifetime changes. The cell holds what borrows for `'scope`, and
         // `scope` does not return (nor unwind) before the child has let go of it and counted
-        // itself out (the module docs give the whole argument).
+        // itself out (`scope`'s docs give the whole argument).
         let run: Arc<dyn Run + 'static> = unsafe { mem::transmute(run) };
         let runner = Runner {
             cell: Some(run),
