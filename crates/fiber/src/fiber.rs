@@ -319,9 +319,9 @@ fn retire<R>(co: Co<R>, cx: *const FiberCx) {
     stack::give(stack);
 }
 
-/// Drops a value that came out of a cancelled fiber, ignoring a panic in its destructor (the
-/// task is being cancelled; its destructor's panic has nowhere to go).
-fn drop_quietly<T>(value: T) {
+/// Drops a value on a path that has nowhere to report a panic of its destructor (a cancelled
+/// fiber's output, a scoped child's unrun closure), ignoring such a panic.
+pub(crate) fn drop_quietly<T>(value: T) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 

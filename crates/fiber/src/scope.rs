@@ -14,7 +14,7 @@ use spectrum_sync::Mutex;
 
 use crate::builder::Builder;
 use crate::error::{SpawnError, SpawnErrorKind};
-use crate::fiber::{self, Cancelled, Fiber, FiberCx, Payload};
+use crate::fiber::{self, drop_quietly, Cancelled, Fiber, FiberCx, Payload};
 
 /// Runs `f` with a [`Scope`] whose fibers may borrow anything `f` may, and waits for all of them
 /// before returning `f`'s value.
@@ -274,11 +274,6 @@ impl Shared {
             w.wake();
         }
     }
-}
-
-/// Drops a value that may panic in its destructor, on a path that has nowhere to report it.
-fn drop_quietly<T>(value: T) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
 /// One child: its closure until it runs, then its outcome until its handle takes it. One

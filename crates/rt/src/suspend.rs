@@ -1,16 +1,9 @@
 //! A suspension point: how `.wait()` switches a stackful context (a fiber) out, in place.
 //!
-//! A fiber's `.wait()` polls its future and, while it is pending, switches from the fiber's
-//! stack back to the task poll that resumed it. The switch itself (`corosensei`'s) is a `call`
-//! on the resuming side and a `ret` on the suspending side, so the CPU's return-address
-//! predictor stays in step only if no call frame of our own sits between the waiting code and
-//! the switch: a frame there is a mispredicted `ret` on the way out and another on the way
-//! back in, about 20 cycles each, four switches per ping-pong round trip. So the switch is
-//! inlined into [`wait_pinned`](crate::wait::wait_pinned), which the primitives' `wait` methods
-//! inline into the caller. That is why this module, and not the fiber crate, names the
-//! coroutine's [`Yielder`] type: the fast path cannot go through a trait object. Everything
-//! rare (cancellation, blocking instead of suspending) does, through [`SuspendHooks`], which the
-//! owner of the point (the fiber crate) implements.
+//! Why the switch is inlined into the waiting code, and why that makes this module (not the
+//! fiber crate) name the coroutine's [`Yielder`] type: see [`SuspendPoint`]. The fast path cannot
+//! go through a trait object; everything rare goes through [`SuspendHooks`], which the owner of
+//! the point (the fiber crate) implements.
 //!
 //! # Invariants
 //!
@@ -55,11 +48,15 @@ pub trait SuspendHooks {
 /// The owner (the fiber crate) gives the point its coroutine's [`Yielder`] and its
 /// [`SuspendHooks`], and resumes the coroutine inside [`resume_with`](Self::resume_with); a
 /// `.wait()` in the coroutine then polls with the resumer's waker and, while the future is
-/// pending, switches back to the resumer. That switch is inlined into the waiting code: a call
-/// frame of ours between the two would cost a mispredicted return on each switch (the
-/// resuming side's `call` and the suspending side's `ret` keep the CPU's return predictor in
-/// step only without one). Everything rare (cancellation, blocking instead of suspending) goes
-/// through the hooks.
+/// pending, switches back to the resumer.
+///
+/// That switch (corosensei's) is a `call` on the resuming side and a `ret` on the suspending
+/// side, so the CPU's return-address predictor stays in step only if no call frame of ours sits
+/// between the waiting code and the switch: a frame there is a mispredicted `ret` on the way out
+/// and another on the way back in, about 20 cycles each, four switches per ping-pong round trip.
+/// So the switch is inlined into [`wait_pinned`](crate::wait::wait_pinned), which the
+/// primitives' `wait` methods inline into the caller. Everything rare (cancellation, blocking
+/// instead of suspending) goes through the hooks.
 pub struct SuspendPoint {
     /// The coroutine's yielder; null until the coroutine's first instruction sets it.
     yielder: Cell<*const Yielder>,
