@@ -36,8 +36,18 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
-    // SAFETY: the last reference is gone (caller's contract); the cell was made by `Box::new`.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
+    /// Frees the memory even if a destructor in the cell panics.
+    struct Free<T>(NonNull<T>);
+    impl<T> Drop for Free<T> {
+        fn drop(&mut self) {
+            // SAFETY: the cell was made by `Cell::allocate` (which took it from
+            // `alloc::allocate`) and its contents are dropped (or being unwound) by now.
+            unsafe { super::alloc::deallocate(self.0) };
+        }
+    }
+    let cell = Free(ptr.cast::<Cell<F, S>>());
+    // SAFETY: the last reference is gone (caller's contract), so the cell is dropped once here.
+    unsafe { std::ptr::drop_in_place(cell.0.as_ptr()) };
 }
 
 unsafe fn try_read_output<F: Future, S: Schedule>(ptr: NonNull<Header>, dst: *mut (), w: &Waker) {

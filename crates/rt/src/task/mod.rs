@@ -3,8 +3,8 @@
 //!
 //! # Invariants
 //!
-//! 1. A task is one heap allocation (`raw::Cell`): header, scheduler, and the stage (the future,
-//!    then its output). Everything else refers to it through `NonNull<Header>`.
+//! 1. A task is one heap allocation (`raw::Cell`, recycled by `alloc`): header, scheduler, and
+//!    the stage (the future, then its output). Everything else refers to it through `NonNull<Header>`.
 //! 2. The allocation is freed when the reference count in the state word reaches zero. References
 //!    are held by: the registry (until completion), the `Notified` in a run queue (at most one),
 //!    the poller (the `Notified` it popped, for the duration of the poll), the `JoinHandle`, and
@@ -41,6 +41,7 @@
 //! scheduler drops the future on the right thread; a running one is cancelled by its poller when
 //! the poll returns; a queued one when it is popped.
 
+mod alloc;
 mod error;
 mod harness;
 mod id;
@@ -68,6 +69,7 @@ pub use list::{TaskInfo, TaskState};
 pub use spawn::{block_in_place, spawn, spawn_blocking, spawn_local, yield_now, Builder, YieldNow};
 pub use wait_on::{note_wait, note_wait_by, WaitOn};
 
+pub(crate) use alloc::trim as trim_cells;
 pub(crate) use id::{Meta, TaskName};
 pub(crate) use list::Registry;
 pub(crate) use raw::{Header, RawTask};

@@ -1,8 +1,8 @@
 //! The task allocation: header, cell layout and the type-erased vtable.
 //!
-//! A task is one heap allocation, a `#[repr(C)]` [`Cell`] whose first field is the [`Header`], so
-//! a `NonNull<Header>` can be cast back to the `Cell<F, S>` by code that knows `F` and `S` (the
-//! vtable's functions, monomorphized at spawn). Everything that must work without knowing `F`
+//! A task is one heap allocation (taken from the cell recycler, `alloc.rs`), a `#[repr(C)]`
+//! [`Cell`] whose first field is the [`Header`], so a `NonNull<Header>` can be cast back to the
+//! `Cell<F, S>` by code that knows `F` and `S` (the vtable's functions, monomorphized at spawn). Everything that must work without knowing `F`
 //! (wakers, queues, the registry, join handles) holds a `NonNull<Header>`.
 
 use std::future::Future;
@@ -90,7 +90,8 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         meta: Meta,
         shard: u32,
     ) -> NonNull<Header> {
-        let cell = Box::new(Cell {
+        let ptr = super::alloc::allocate::<Cell<F, S>>();
+        let cell = Cell {
             header: Header {
                 state: State::new(),
                 vtable: super::harness::vtable::<F, S>(),
@@ -106,8 +107,10 @@ impl<F: Future, S: Schedule> Cell<F, S> {
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
-        });
-        NonNull::from(Box::leak(cell)).cast()
+        };
+        // SAFETY: `allocate` gave memory for one `Cell<F, S>`, which nothing else refers to.
+        unsafe { ptr.as_ptr().write(cell) };
+        ptr.cast()
     }
 }
 
