@@ -613,11 +613,8 @@ impl WorkerCx {
             if shared.is_shutdown() {
                 break;
             }
-            // An idle moment: return pooled task cells that sat unused, and wake up in time
-            // to return the rest once they have (see `task::alloc`).
-            let timeout = crate::task::trim_cells().map(|t| t.max(Duration::from_millis(10)));
             self.in_driver.set(true);
-            self.parker.borrow_mut().park(shared, timeout);
+            self.parker.borrow_mut().park(shared, None);
             self.in_driver.set(false);
             if shared.is_shutdown() || self.has_local_work() {
                 break;

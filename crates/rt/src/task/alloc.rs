@@ -7,8 +7,7 @@
 //! holds only 7 chunks per size, so the rest of those frees go back to the allocating thread's
 //! arena under that arena's lock, contending with the spawner's `malloc`s on the same lock
 //! (`perf` on 100k detached fibers: 15–20 % of the samples in `__lll_lock_wait_private`, as much
-//! again in `_int_malloc` / `_int_free`, and page faults from the heap being trimmed and grown
-//! again between bursts). Go recycles goroutine descriptors the same way for the same reason
+//! again in `_int_malloc` / `_int_free`). Go recycles goroutine descriptors the same way for the same reason
 //! (per-P free lists balanced through a global list).
 //!
 //! # How
@@ -21,19 +20,24 @@
 //!
 //! Freed blocks are kept at two levels, as the fiber stack pool keeps stacks:
 //!
-//! 1. a per-thread free list per class, no lock, of up to [`LOCAL_BYTES`] a class
-//!    ([`local_cap`] blocks);
-//! 2. a global pool per class behind a mutex, in batches of half a thread list, so a thread
-//!    that only frees (the worker running detached children, or a joiner) feeds a thread that
-//!    only allocates (their spawner) at one lock per batch.
+//! 1. per thread and class, no lock, two free lists of up to half of [`LOCAL_BYTES`] each
+//!    ([`batch`] blocks): the one in use and a spare;
+//! 2. a global pool per class behind a mutex, of up to [`GLOBAL_BATCHES`] such lists (1 MiB a
+//!    class), which move whole between it and the threads, so a thread that only frees (the worker running detached
+//!    children) feeds a thread that only allocates (their spawner) at one lock per batch.
 //!
-//! How much the global pool keeps follows use, as an allocator's decay does (and as Go keeps
-//! every dead goroutine for the next `go`): a burst of 100k tasks leaves its cells pooled, so
-//! the next burst allocates nothing. Up to [`FLOOR_BATCHES`] batches a class (1 MiB) are kept
-//! for good; batches beyond that go back to the system allocator once they have sat unused for
-//! [`DECAY`], checked whenever a batch is pooled and whenever a runtime worker goes idle (an idle
-//! worker with such batches pooled sleeps no longer than their decay). [`MAX_BATCHES`] a class
-//! (64 MiB) is a hard cap. A thread that exits hands its lists to the global pool.
+//! Beyond both caps a block goes back to the system allocator, so what the recycler keeps is
+//! bounded: `LOCAL_BYTES` per class per thread plus 1 MiB per class, and only for classes in
+//! use. A thread that exits hands its lists to the global pool (or frees them).
+//!
+//! Why the caps stay small: a pool that kept a whole burst (100k cells) for the next burst
+//! measured slower than `malloc` after a few bursts of different task types, and slower with
+//! each one (spawn + join of 100k tasks: 140 ns, then 190, 210, 260 a task, four rounds
+//! interleaved with 100k-fiber rounds). The likely cause: recycled cells come back in the
+//! scattered order they were freed, so a burst walks memory at random, while `malloc` carves a
+//! fresh burst out of contiguous memory. The recycler is for churn (tasks that come and go while others are
+//! spawned), where a small pool is enough; bursts beyond it get the system allocator's
+//! contiguous memory.
 //!
 //! # Who touches what
 //!
@@ -47,7 +51,6 @@ use std::alloc::{self, Layout};
 use std::marker::PhantomData;
 use std::mem;
 use std::ptr::NonNull;
-use std::time::Duration;
 
 /// Alignment of every pooled block.
 const ALIGN: usize = 16;
@@ -64,17 +67,8 @@ const CLASSES: usize = CLASS_SIZES.len();
 /// Bytes a thread keeps per class.
 const LOCAL_BYTES: usize = 64 * 1024;
 
-/// Bytes in one batch moved between a thread and the global pool.
-const BATCH_BYTES: usize = LOCAL_BYTES / 2;
-
-/// Batches the global pool keeps per class however long they sit unused (1 MiB).
-const FLOOR_BATCHES: usize = (1 << 20) / BATCH_BYTES;
-
-/// Batches the global pool keeps per class at most (64 MiB).
-const MAX_BATCHES: usize = (64 << 20) / BATCH_BYTES;
-
-/// How long a batch beyond the floor may sit unused before it goes back to the system.
-pub(crate) const DECAY: Duration = Duration::from_secs(1);
+/// Batches the global pool keeps per class (each `LOCAL_BYTES / 2`: 1 MiB in all).
+const GLOBAL_BATCHES: usize = 32;
 
 /// The class a `size`/`align` allocation is served from, if any.
 const fn class_of(size: usize, align: usize) -> Option<usize> {
@@ -101,16 +95,9 @@ const fn local_cap(c: usize) -> usize {
     }
 }
 
-/// Blocks moved between a thread and the global pool at once (`BATCH_BYTES` of them, or 8).
+/// Blocks moved between a thread and the global pool at once.
 const fn batch(c: usize) -> usize {
     local_cap(c) / 2
-}
-
-/// Returns pooled cells that have sat unused for [`DECAY`] to the system allocator, beyond the
-/// floor each class keeps; says how soon the next pooled batch will have decayed (`None`: no
-/// batch beyond the floor). Runtime workers call it before they sleep.
-pub(crate) fn trim() -> Option<Duration> {
-    pool::trim(std::time::Instant::now())
 }
 
 /// The system layout of a block of class `c`.
@@ -165,11 +152,7 @@ mod pool {
     use spectrum_sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use spectrum_sync::Mutex;
 
-    use std::time::{Duration, Instant};
-
-    use super::{
-        batch, block_layout, local_cap, system_alloc, CLASSES, DECAY, FLOOR_BATCHES, MAX_BATCHES,
-    };
+    use super::{batch, block_layout, system_alloc, CLASSES, GLOBAL_BATCHES};
 
     /// A free block: its first word links the next one.
     struct Block {
@@ -211,24 +194,6 @@ mod pool {
             self.len += 1;
         }
 
-        /// Detaches the first `n` blocks (`n <= len`) as a list of their own.
-        fn split_front(&mut self, n: usize) -> FreeList {
-            debug_assert!(n > 0 && n <= self.len);
-            let front = self.head;
-            let mut last = front.expect("n > 0 blocks listed");
-            for _ in 1..n {
-                // SAFETY: listed blocks are owned by this list and linked by `push`.
-                last = unsafe { last.as_ref().next }.expect("n <= len blocks listed");
-            }
-            // SAFETY: as above; `last` is the n-th block, which now ends the front list.
-            self.head = unsafe { last.as_mut().next.take() };
-            self.len -= n;
-            FreeList {
-                head: front,
-                len: n,
-            }
-        }
-
         /// Returns every block to the system allocator.
         fn release(mut self, c: usize) {
             while let Some(block) = self.pop() {
@@ -238,16 +203,38 @@ mod pool {
         }
     }
 
+    /// One thread's blocks of one class, in two lists of up to `batch(c)` blocks, so blocks
+    /// move to and from the global pool a whole list at a time, without walking one, and a
+    /// thread that allocates and frees around a full (or empty) list does not go to the global
+    /// pool at every call (as thread caches in allocators keep a spare magazine).
+    struct Pair {
+        /// Where blocks are taken from and given back to.
+        active: FreeList,
+        /// A full list (or an empty one).
+        spare: FreeList,
+    }
+
+    impl Pair {
+        const fn new() -> Pair {
+            Pair {
+                active: FreeList::new(),
+                spare: FreeList::new(),
+            }
+        }
+    }
+
     /// One thread's lists.
     struct Local {
-        lists: [FreeList; CLASSES],
+        lists: [Pair; CLASSES],
     }
 
     impl Drop for Local {
         fn drop(&mut self) {
-            for (c, list) in self.lists.iter_mut().enumerate() {
-                if list.len > 0 {
-                    give_global(c, std::mem::replace(list, FreeList::new()));
+            for (c, pair) in self.lists.iter_mut().enumerate() {
+                for list in [&mut pair.active, &mut pair.spare] {
+                    if list.len > 0 {
+                        give_global(c, std::mem::replace(list, FreeList::new()));
+                    }
                 }
             }
         }
@@ -255,20 +242,13 @@ mod pool {
 
     thread_local! {
         static LOCAL: RefCell<Local> = const {
-            RefCell::new(Local { lists: [const { FreeList::new() }; CLASSES] })
+            RefCell::new(Local { lists: [const { Pair::new() }; CLASSES] })
         };
     }
 
-    /// A list of `batch(c)` blocks (or fewer, from an exiting thread) and when it was pooled.
-    struct Batch {
-        list: FreeList,
-        pooled: Instant,
-    }
-
-    /// Batches per class, oldest first.
-    static GLOBAL: [Mutex<Vec<Batch>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
-    /// How many batches each class of `GLOBAL` holds: a hint that skips the lock when empty
-    /// (and lets `trim` skip classes within their floor).
+    /// Batches per class, each a list of `batch(c)` blocks (or fewer, from an exiting thread).
+    static GLOBAL: [Mutex<Vec<FreeList>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
+    /// How many batches each class of `GLOBAL` holds: a hint that skips the lock when empty.
     static GLOBAL_LEN: [AtomicUsize; CLASSES] = [const { AtomicUsize::new(0) }; CLASSES];
 
     /// A block of class `c`: this thread's, else a batch from the global pool, else the system's.
@@ -276,12 +256,16 @@ mod pool {
     pub(super) fn take(c: usize) -> NonNull<u8> {
         let got = LOCAL.try_with(|local| {
             let mut local = local.try_borrow_mut().ok()?;
-            let list = &mut local.lists[c];
-            if let Some(block) = list.pop() {
+            let pair = &mut local.lists[c];
+            if let Some(block) = pair.active.pop() {
                 return Some(block);
             }
-            *list = take_global(c)?;
-            list.pop()
+            pair.active = if pair.spare.len > 0 {
+                std::mem::replace(&mut pair.spare, FreeList::new())
+            } else {
+                take_global(c)?
+            };
+            pair.active.pop()
         });
         match got {
             Ok(Some(block)) => block,
@@ -300,10 +284,16 @@ mod pool {
             let Ok(mut local) = local.try_borrow_mut() else {
                 return Err(());
             };
-            let list = &mut local.lists[c];
-            let spill = (list.len >= local_cap(c)).then(|| list.split_front(batch(c)));
+            let pair = &mut local.lists[c];
+            let mut spill = None;
+            if pair.active.len >= batch(c) {
+                // The full active list becomes the spare; a spare already full goes global.
+                let full = std::mem::replace(&mut pair.active, FreeList::new());
+                let old = std::mem::replace(&mut pair.spare, full);
+                spill = (old.len > 0).then_some(old);
+            }
             // SAFETY: forwarded contract.
-            unsafe { list.push(block) };
+            unsafe { pair.active.push(block) };
             Ok(spill)
         });
         match spilled {
@@ -328,63 +318,26 @@ mod pool {
         let batch = global.pop()?;
         // Relaxed: written under the lock (which orders the blocks' memory), read as a hint.
         GLOBAL_LEN[c].store(global.len(), Relaxed);
-        Some(batch.list)
+        Some(batch)
     }
 
     fn give_global(c: usize, list: FreeList) {
-        let now = Instant::now();
         let mut global = GLOBAL[c].lock();
-        let released = if global.len() >= MAX_BATCHES {
-            Some(list)
-        } else {
-            global.push(Batch { list, pooled: now });
-            None
-        };
-        // The oldest batch beyond the floor goes back once decayed: steady churn trims itself.
-        let decayed = (global.len() > FLOOR_BATCHES
-            && now.saturating_duration_since(global[0].pooled) >= DECAY)
-            .then(|| global.remove(0).list);
-        // Relaxed: as in `take_global`.
-        GLOBAL_LEN[c].store(global.len(), Relaxed);
-        drop(global);
-        released
-            .into_iter()
-            .chain(decayed)
-            .for_each(|l| l.release(c));
-    }
-
-    /// See [`super::trim`]; `now` is a parameter for the tests.
-    pub(super) fn trim(now: Instant) -> Option<Duration> {
-        let mut next: Option<Duration> = None;
-        for c in 0..CLASSES {
-            // Relaxed: a hint; a class that just grew past its floor is trimmed at a later call.
-            if GLOBAL_LEN[c].load(Relaxed) <= FLOOR_BATCHES {
-                continue;
-            }
-            let mut global = GLOBAL[c].lock();
-            let excess = global.len().saturating_sub(FLOOR_BATCHES);
-            let decayed = global[..excess]
-                .iter()
-                .take_while(|b| now.saturating_duration_since(b.pooled) >= DECAY)
-                .count();
-            let released: Vec<Batch> = global.drain(..decayed).collect();
-            if global.len() > FLOOR_BATCHES {
-                let left = DECAY.saturating_sub(now.saturating_duration_since(global[0].pooled));
-                next = Some(next.map_or(left, |n| n.min(left)));
-            }
+        if global.len() < GLOBAL_BATCHES {
+            global.push(list);
             // Relaxed: as in `take_global`.
             GLOBAL_LEN[c].store(global.len(), Relaxed);
+        } else {
             drop(global);
-            released.into_iter().for_each(|b| b.list.release(c));
+            list.release(c);
         }
-        next
     }
 
     /// Blocks and batches of class `c` in the global pool (for tests).
     #[cfg(test)]
     pub(super) fn global_blocks(c: usize) -> (usize, usize) {
         let global = GLOBAL[c].lock();
-        (global.iter().map(|b| b.list.len).sum(), global.len())
+        (global.iter().map(|b| b.len).sum(), global.len())
     }
 }
 
@@ -393,7 +346,6 @@ mod pool {
 #[cfg(loom)]
 mod pool {
     use std::ptr::NonNull;
-    use std::time::{Duration, Instant};
 
     use super::{block_layout, system_alloc};
 
@@ -406,10 +358,6 @@ mod pool {
     pub(super) unsafe fn give(c: usize, block: NonNull<u8>) {
         // SAFETY: `take` allocated it with this layout.
         unsafe { std::alloc::dealloc(block.as_ptr(), block_layout(c)) }
-    }
-
-    pub(super) fn trim(_now: Instant) -> Option<Duration> {
-        None
     }
 }
 
@@ -505,16 +453,16 @@ mod tests {
         }
     }
 
-    /// A burst's cells stay pooled for the next burst, then decay down to the floor.
+    /// What the pool keeps is bounded: a burst beyond the caps goes back to the system.
     #[test]
-    fn a_burst_stays_pooled_then_decays_to_the_floor() {
+    fn the_global_pool_keeps_at_most_its_cap() {
         // A size no other test uses (see above).
         #[repr(align(16))]
         struct Cell1700 {
             _bytes: [u8; 1700],
         }
         let c = class_of(1700, 16).unwrap();
-        let n = batch(c) * (FLOOR_BATCHES + 10) + local_cap(c);
+        let n = batch(c) * (GLOBAL_BATCHES + 10) + local_cap(c);
         let cells: Vec<usize> = (0..n)
             .map(|_| allocate::<Cell1700>().as_ptr() as usize)
             .collect();
@@ -527,22 +475,11 @@ mod tests {
         .join()
         .unwrap();
         let (blocks, batches) = pool::global_blocks(c);
-        assert_eq!(blocks, n, "the whole burst is pooled");
-        assert!(batches > FLOOR_BATCHES);
-        let now = std::time::Instant::now();
-        let left = pool::trim(now).expect("batches beyond the floor are waiting to decay");
-        assert!(left <= DECAY);
-        assert_eq!(pool::global_blocks(c).0, n, "nothing decays early");
-        pool::trim(now + DECAY);
-        assert_eq!(
-            pool::global_blocks(c).1,
-            FLOOR_BATCHES,
-            "decayed down to the floor"
-        );
-        // Drain what is left, so other tests see an empty class.
-        let again: Vec<_> = (0..FLOOR_BATCHES * batch(c) + local_cap(c))
-            .map(|_| allocate::<Cell1700>())
-            .collect();
+        assert_eq!(batches, GLOBAL_BATCHES, "the pool is full, not over");
+        assert!(blocks <= GLOBAL_BATCHES * local_cap(c));
+        // Drain it, so other tests see an empty class.
+        let again: Vec<_> = (0..blocks).map(|_| allocate::<Cell1700>()).collect();
+        assert_eq!(pool::global_blocks(c).0, 0);
         for p in again {
             // SAFETY: allocated above and never used.
             unsafe { deallocate(p) };

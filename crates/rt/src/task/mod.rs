@@ -69,7 +69,6 @@ pub use list::{TaskInfo, TaskState};
 pub use spawn::{block_in_place, spawn, spawn_blocking, spawn_local, yield_now, Builder, YieldNow};
 pub use wait_on::{note_wait, note_wait_by, WaitOn};
 
-pub(crate) use alloc::trim as trim_cells;
 pub(crate) use id::{Meta, TaskName};
 pub(crate) use list::Registry;
 pub(crate) use raw::{Header, RawTask};
