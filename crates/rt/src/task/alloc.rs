@@ -280,27 +280,43 @@ mod pool {
     /// `block` was taken from class `c` and is given up by the caller.
     #[inline]
     pub(super) unsafe fn give(c: usize, block: NonNull<u8>) {
-        let spilled = LOCAL.try_with(|local| {
+        /// Where a freed block goes.
+        enum Put {
+            Kept,
+            Spill(FreeList),
+            System,
+        }
+        let put = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else {
                 return Err(());
             };
             let pair = &mut local.lists[c];
-            let mut spill = None;
+            let mut put = Put::Kept;
             if pair.active.len >= batch(c) {
+                // Relaxed: a hint; a stale value spills one list more, or frees one block early.
+                if pair.spare.len > 0 && GLOBAL_LEN[c].load(Relaxed) >= GLOBAL_BATCHES {
+                    // Everything is full: straight back to the system, in the order blocks are
+                    // freed (gathering a list only to walk it and free each block costs more).
+                    return Ok(Put::System);
+                }
                 // The full active list becomes the spare; a spare already full goes global.
                 let full = std::mem::replace(&mut pair.active, FreeList::new());
                 let old = std::mem::replace(&mut pair.spare, full);
-                spill = (old.len > 0).then_some(old);
+                if old.len > 0 {
+                    put = Put::Spill(old);
+                }
             }
             // SAFETY: forwarded contract.
             unsafe { pair.active.push(block) };
-            Ok(spill)
+            Ok(put)
         });
-        match spilled {
-            Ok(Ok(None)) => {}
-            Ok(Ok(Some(spill))) => give_global(c, spill),
+        match put.ok().and_then(Result::ok) {
+            Some(Put::Kept) => {}
+            Some(Put::Spill(list)) => give_global(c, list),
+            // SAFETY: a block of class `c` was allocated with `block_layout(c)`.
+            Some(Put::System) => unsafe { std::alloc::dealloc(block.as_ptr(), block_layout(c)) },
             // The thread is exiting: the block goes to the global pool on its own.
-            _ => {
+            None => {
                 let mut one = FreeList::new();
                 // SAFETY: forwarded contract.
                 unsafe { one.push(block) };
