@@ -1,48 +1,50 @@
-//! Task cells come from a recycler of freed cells, not straight from `malloc`.
+//! Task cells freed on another thread than the one that allocated them are recycled, not handed
+//! to `free`.
 //!
 //! # Why
 //!
-//! A spawned task is freed where its last reference drops: a detached child on the worker that
-//! ran it, while its spawner allocates the next cells on another worker. glibc's thread cache
-//! holds only 7 chunks per size, so the rest of those frees go back to the allocating thread's
-//! arena under that arena's lock, contending with the spawner's `malloc`s on the same lock
-//! (`perf` on 100k detached fibers: 15–20 % of the samples in `__lll_lock_wait_private`, as much
-//! again in `_int_malloc` / `_int_free`). Go recycles goroutine descriptors the same way for the same reason
-//! (per-P free lists balanced through a global list).
+//! A spawned task is freed where its last reference drops: a detached child (a `fiber::scope`
+//! child, say) on the worker that ran it, while its spawner allocates the next cells on another
+//! worker. glibc's thread cache holds only 7 chunks per size, so the rest of those frees go back
+//! to the allocating thread's arena under that arena's lock, contending with the spawner's
+//! `malloc`s on the same lock (`perf` on 100k detached fibers: 15–20 % of the samples in
+//! `__lll_lock_wait_private`, as much again in `_int_malloc` / `_int_free`). Go recycles
+//! goroutine descriptors for the same reason (per-P free lists balanced through a global list).
+//!
+//! A cell freed on the thread that allocated it goes straight back to `malloc`, which handles
+//! that case well: its thread cache, and a burst of allocations carved out of contiguous memory.
+//! Recycling those too measured slower than `malloc` in the spawn benchmarks (100k tasks spawned
+//! then joined, rounds of different task types interleaved), so the recycler only takes what
+//! `malloc` handles badly. Each cell records which thread allocated it ([`Tag`], in the task
+//! header).
 //!
 //! # How
 //!
-//! Cells are grouped by [size class](CLASS_SIZES): 64-byte steps up to 1 KiB, then quarter
-//! steps to 2 KiB. Larger cells, and cells aligned beyond 16 bytes, go to the system allocator
-//! directly (and under loom, every cell does). A block of class `c` is always allocated from the
-//! system with `Layout(CLASS_SIZES[c], 16)`, and returned to it with the same layout, whichever
-//! level frees it.
+//! Cells are grouped by [size class](CLASS_SIZES): 16-byte steps up to 1 KiB (glibc's own
+//! granularity), then quarter steps to 2 KiB. Larger cells, and cells aligned beyond 16 bytes,
+//! always use the system allocator. A block of class `c` is always allocated from the system
+//! with `Layout(CLASS_SIZES[c], 16)`, and returned to it with the same layout, whichever path
+//! frees it.
 //!
-//! Freed blocks are kept at two levels, as the fiber stack pool keeps stacks:
+//! Recycled blocks are kept at two levels, as the fiber stack pool keeps stacks:
 //!
 //! 1. per thread and class, no lock, two free lists of up to half of [`LOCAL_BYTES`] each
 //!    ([`batch`] blocks): the one in use and a spare;
-//! 2. a global pool per class behind a mutex, of up to [`GLOBAL_BATCHES`] such lists (1 MiB a
-//!    class), which move whole between it and the threads, so a thread that only frees (the worker running detached
-//!    children) feeds a thread that only allocates (their spawner) at one lock per batch.
+//! 2. a global pool per class behind a mutex, of up to [`GLOBAL_BATCHES`] such lists (512 KiB a
+//!    class), which move whole between it and the threads, so a thread that only frees (the
+//!    worker running detached children) feeds a thread that only allocates (their spawner) at
+//!    one lock per list.
 //!
-//! Beyond both caps a block goes back to the system allocator, so what the recycler keeps is
-//! bounded: `LOCAL_BYTES` per class per thread plus 1 MiB per class, and only for classes in
-//! use. A thread that exits hands its lists to the global pool (or frees them).
-//!
-//! Why the caps stay small: a pool that kept a whole burst (100k cells) for the next burst
-//! measured slower than `malloc` after a few bursts of different task types, and slower with
-//! each one (spawn + join of 100k tasks: 140 ns, then 190, 210, 260 a task, four rounds
-//! interleaved with 100k-fiber rounds). The likely cause: recycled cells come back in the
-//! scattered order they were freed, so a burst walks memory at random, while `malloc` carves a
-//! fresh burst out of contiguous memory. The recycler is for churn (tasks that come and go while others are
-//! spawned), where a small pool is enough; bursts beyond it get the system allocator's
-//! contiguous memory.
+//! An allocation takes from this thread's lists, then from the global pool, then from the
+//! system. Beyond both caps a freed block goes back to the system allocator, so what the
+//! recycler keeps is bounded: `LOCAL_BYTES` per class per thread plus 512 KiB per class, and
+//! only for classes in use. A thread that exits hands its lists to the global pool (or frees
+//! them). Under loom every cell uses the system allocator.
 //!
 //! # Who touches what
 //!
-//! A free block is owned by exactly one list: a thread's (touched only by that thread, through a
-//! `RefCell` that nothing re-enters: recycling runs no user code) or a batch in the global pool
+//! A free block is owned by exactly one list: a thread's (touched only by that thread, in a
+//! thread-local that nothing re-enters: recycling runs no user code) or a batch in the global pool
 //! (touched only under its class's mutex). Its first word links it to the next block. Memory moves
 //! between threads only through that mutex, which orders the writes of the freeing thread before
 //! the reads of the allocating one.
@@ -55,19 +57,31 @@ use std::ptr::NonNull;
 /// Alignment of every pooled block.
 const ALIGN: usize = 16;
 
-/// The size classes, in bytes.
-const CLASS_SIZES: [usize; 20] = [
-    64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960, 1024, 1280, 1536,
-    1792, 2048,
-];
+/// The size classes, in bytes: 16-byte steps to 1 KiB (glibc's own granularity, so a cell
+/// takes no more memory than `malloc` would give it), then quarter steps to 2 KiB.
+const CLASS_SIZES: [usize; 68] = class_sizes();
+
+const fn class_sizes() -> [usize; 68] {
+    let mut sizes = [0; 68];
+    let mut c = 0;
+    while c < 64 {
+        sizes[c] = (c + 1) * 16;
+        c += 1;
+    }
+    while c < 68 {
+        sizes[c] = 1024 + (c - 63) * 256;
+        c += 1;
+    }
+    sizes
+}
 
 /// How many classes there are.
 const CLASSES: usize = CLASS_SIZES.len();
 
 /// Bytes a thread keeps per class.
-const LOCAL_BYTES: usize = 64 * 1024;
+const LOCAL_BYTES: usize = 32 * 1024;
 
-/// Batches the global pool keeps per class (each `LOCAL_BYTES / 2`: 1 MiB in all).
+/// Batches the global pool keeps per class (each `LOCAL_BYTES / 2`: 512 KiB in all).
 const GLOBAL_BATCHES: usize = 32;
 
 /// The class a `size`/`align` allocation is served from, if any.
@@ -113,31 +127,63 @@ impl<T> ClassOf<T> {
     const INDEX: Option<usize> = class_of(mem::size_of::<T>(), mem::align_of::<T>());
 }
 
-/// Allocates uninitialised memory for one `T` (`T` is not zero-sized).
+/// Which thread allocated a block: a small number per thread, drawn at its first allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Tag(u32);
+
+/// This thread's [`Tag`].
 #[inline]
-pub(crate) fn allocate<T>() -> NonNull<T> {
-    debug_assert!(mem::size_of::<T>() > 0);
-    match ClassOf::<T>::INDEX {
-        Some(c) => pool::take(c).cast(),
-        None => system_alloc(Layout::new::<T>()).cast(),
+fn thread_tag() -> Tag {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    thread_local! {
+        // Const-initialised and without a destructor: reading it is one offset from the
+        // thread pointer, and it stays readable while the thread exits.
+        static TAG: Cell<u32> = const { Cell::new(0) };
     }
+    TAG.with(|t| {
+        if t.get() == 0 {
+            // Relaxed: only uniqueness matters. After 4 billion threads two may share a tag,
+            // which only sends one of their frees to the system allocator.
+            t.set(NEXT.fetch_add(1, Relaxed).max(1));
+        }
+        Tag(t.get())
+    })
 }
 
-/// Frees memory from [`allocate`].
+/// Allocates uninitialised memory for one `T` (`T` is not zero-sized), and says which thread
+/// did (pass the tag back to [`deallocate`]).
+#[inline(always)]
+pub(crate) fn allocate<T>() -> (NonNull<T>, Tag) {
+    debug_assert!(mem::size_of::<T>() > 0);
+    let ptr = match ClassOf::<T>::INDEX {
+        Some(c) => pool::take(c).unwrap_or_else(|| system_alloc(block_layout(c))),
+        None => system_alloc(Layout::new::<T>()),
+    };
+    (ptr.cast(), thread_tag())
+}
+
+/// Frees memory from [`allocate`]: into the recycler when another thread allocated it (what
+/// `malloc` handles badly), back to the system allocator when this thread did (what `malloc`
+/// handles well: its thread cache and a burst's contiguous memory beat recycled cells).
 ///
 /// # Safety
-/// `ptr` came from `allocate::<T>()`, is not used again, and whatever `T` it held was dropped
-/// (or moved out).
+/// `ptr` and `tag` came from `allocate::<T>()`, `ptr` is not used again, and whatever `T` it
+/// held was dropped (or moved out).
 #[inline]
-pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>) {
+pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, tag: Tag) {
     match ClassOf::<T>::INDEX {
         // SAFETY: `allocate::<T>` took the block from class `c` (the class is a function of `T`).
-        Some(c) => unsafe { pool::give(c, ptr.cast()) },
+        Some(c) if tag != thread_tag() => unsafe { pool::give(c, ptr.cast()) },
+        // SAFETY: every block of class `c` comes from the system with `block_layout(c)`.
+        Some(c) => unsafe { alloc::dealloc(ptr.as_ptr().cast(), block_layout(c)) },
         // SAFETY: `allocate::<T>` got it from the system with this layout.
         None => unsafe { alloc::dealloc(ptr.as_ptr().cast(), Layout::new::<T>()) },
     }
 }
 
+#[inline]
 fn system_alloc(layout: Layout) -> NonNull<u8> {
     // SAFETY: `layout` has a non-zero size (task cells are never zero-sized).
     let p = unsafe { alloc::alloc(layout) };
@@ -146,13 +192,13 @@ fn system_alloc(layout: Layout) -> NonNull<u8> {
 
 #[cfg(not(loom))]
 mod pool {
-    use std::cell::RefCell;
+    use std::cell::UnsafeCell;
     use std::ptr::NonNull;
 
     use spectrum_sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use spectrum_sync::Mutex;
 
-    use super::{batch, block_layout, system_alloc, CLASSES, GLOBAL_BATCHES};
+    use super::{batch, block_layout, CLASSES, GLOBAL_BATCHES};
 
     /// A free block: its first word links the next one.
     struct Block {
@@ -160,9 +206,9 @@ mod pool {
     }
 
     /// A singly linked list of free blocks of one class.
-    struct FreeList {
+    pub(super) struct FreeList {
         head: Option<NonNull<Block>>,
-        len: usize,
+        pub(super) len: usize,
     }
 
     // SAFETY: a list owns its blocks exclusively (free memory nobody else points to), so it may
@@ -187,7 +233,7 @@ mod pool {
         /// `block` is free memory of this list's class, given up by the caller.
         unsafe fn push(&mut self, block: NonNull<u8>) {
             let block = block.cast::<Block>();
-            // SAFETY: blocks are at least 64 bytes and 16-aligned, so a `Block` fits; nobody
+            // SAFETY: blocks are at least 16 bytes and 16-aligned, so a `Block` fits; nobody
             // else uses the memory (caller's contract).
             unsafe { block.as_ptr().write(Block { next: self.head }) };
             self.head = Some(block);
@@ -214,36 +260,61 @@ mod pool {
         spare: FreeList,
     }
 
-    impl Pair {
-        const fn new() -> Pair {
-            Pair {
-                active: FreeList::new(),
-                spare: FreeList::new(),
-            }
-        }
-    }
-
-    /// One thread's lists.
+    /// One thread's lists, with no destructor, so that reaching them is one offset from the
+    /// thread pointer (a destructor would add a registration check to every access). `FLUSH`
+    /// hands them to the global pool when the thread exits.
     struct Local {
         lists: [Pair; CLASSES],
+        /// Set once `FLUSH` is registered (at the first block kept here).
+        registered: bool,
+        /// Set when `FLUSH` has run: blocks freed later go to the global pool.
+        exited: bool,
     }
 
-    impl Drop for Local {
+    thread_local! {
+        static LOCAL: UnsafeCell<Local> = const {
+            UnsafeCell::new(Local {
+                lists: [const { Pair { active: FreeList::new(), spare: FreeList::new() } }; CLASSES],
+                registered: false,
+                exited: false,
+            })
+        };
+        static FLUSH: Flush = const { Flush };
+    }
+
+    /// Runs `f` on this thread's lists.
+    ///
+    /// `f` must not re-enter (it runs no user code: recycling only moves pointers, and the
+    /// global pool's lock and the system allocator never call back into this module).
+    #[inline]
+    fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> R {
+        // SAFETY: the lists are only touched by this thread, through this function, which does
+        // not re-enter (above), so the reference is unique while `f` runs.
+        LOCAL.with(|local| f(unsafe { &mut *local.get() }))
+    }
+
+    /// Hands this thread's lists to the global pool when the thread exits.
+    struct Flush;
+
+    impl Drop for Flush {
         fn drop(&mut self) {
-            for (c, pair) in self.lists.iter_mut().enumerate() {
-                for list in [&mut pair.active, &mut pair.spare] {
+            let lists = with_local(|local| {
+                local.exited = true;
+                local.lists.each_mut().map(|pair| {
+                    (
+                        std::mem::replace(&mut pair.active, FreeList::new()),
+                        std::mem::replace(&mut pair.spare, FreeList::new()),
+                    )
+                })
+            });
+            for (c, (active, spare)) in lists.into_iter().enumerate() {
+                for list in [active, spare] {
                     if list.len > 0 {
-                        give_global(c, std::mem::replace(list, FreeList::new()));
+                        give_global(c, list);
                     }
                 }
             }
         }
-    }
-
-    thread_local! {
-        static LOCAL: RefCell<Local> = const {
-            RefCell::new(Local { lists: [const { Pair::new() }; CLASSES] })
-        };
     }
 
     /// Batches per class, each a list of `batch(c)` blocks (or fewer, from an exiting thread).
@@ -251,53 +322,56 @@ mod pool {
     /// How many batches each class of `GLOBAL` holds: a hint that skips the lock when empty.
     static GLOBAL_LEN: [AtomicUsize; CLASSES] = [const { AtomicUsize::new(0) }; CLASSES];
 
-    /// A block of class `c`: this thread's, else a batch from the global pool, else the system's.
+    /// A pooled block of class `c`: this thread's, else a batch from the global pool.
     #[inline]
-    pub(super) fn take(c: usize) -> NonNull<u8> {
-        let got = LOCAL.try_with(|local| {
-            let mut local = local.try_borrow_mut().ok()?;
+    pub(super) fn take(c: usize) -> Option<NonNull<u8>> {
+        with_local(|local| {
             let pair = &mut local.lists[c];
             if let Some(block) = pair.active.pop() {
                 return Some(block);
             }
             pair.active = if pair.spare.len > 0 {
                 std::mem::replace(&mut pair.spare, FreeList::new())
+            } else if GLOBAL_LEN[c].load(Relaxed) == 0 {
+                // Relaxed: a hint; a stale zero costs one system allocation.
+                return None;
             } else {
                 take_global(c)?
             };
             pair.active.pop()
-        });
-        match got {
-            Ok(Some(block)) => block,
-            // Nothing pooled, or the thread is exiting (its lists are gone).
-            _ => system_alloc(block_layout(c)),
-        }
+        })
     }
 
-    /// Keeps a freed block of class `c` for reuse.
+    /// Keeps a block of class `c` freed by a thread other than its allocator.
     ///
     /// # Safety
     /// `block` was taken from class `c` and is given up by the caller.
     #[inline]
     pub(super) unsafe fn give(c: usize, block: NonNull<u8>) {
-        /// Where a freed block goes.
+        /// Where the block went.
         enum Put {
             Kept,
             Spill(FreeList),
             System,
+            Global,
         }
-        let put = LOCAL.try_with(|local| {
-            let Ok(mut local) = local.try_borrow_mut() else {
-                return Err(());
-            };
+        let put = with_local(|local| {
+            if local.exited {
+                return Put::Global;
+            }
+            if !local.registered {
+                local.registered = true;
+                // Registers `FLUSH`'s destructor. Fails only while the thread exits, in which
+                // case `exited` is set by the time a later block comes.
+                let _ = FLUSH.try_with(|_| ());
+            }
             let pair = &mut local.lists[c];
             let mut put = Put::Kept;
             if pair.active.len >= batch(c) {
                 // Relaxed: a hint; a stale value spills one list more, or frees one block early.
                 if pair.spare.len > 0 && GLOBAL_LEN[c].load(Relaxed) >= GLOBAL_BATCHES {
-                    // Everything is full: straight back to the system, in the order blocks are
-                    // freed (gathering a list only to walk it and free each block costs more).
-                    return Ok(Put::System);
+                    // Everything is full: straight back to the system.
+                    return Put::System;
                 }
                 // The full active list becomes the spare; a spare already full goes global.
                 let full = std::mem::replace(&mut pair.active, FreeList::new());
@@ -308,15 +382,14 @@ mod pool {
             }
             // SAFETY: forwarded contract.
             unsafe { pair.active.push(block) };
-            Ok(put)
+            put
         });
-        match put.ok().and_then(Result::ok) {
-            Some(Put::Kept) => {}
-            Some(Put::Spill(list)) => give_global(c, list),
+        match put {
+            Put::Kept => {}
+            Put::Spill(list) => give_global(c, list),
             // SAFETY: a block of class `c` was allocated with `block_layout(c)`.
-            Some(Put::System) => unsafe { std::alloc::dealloc(block.as_ptr(), block_layout(c)) },
-            // The thread is exiting: the block goes to the global pool on its own.
-            None => {
+            Put::System => unsafe { std::alloc::dealloc(block.as_ptr(), block_layout(c)) },
+            Put::Global => {
                 let mut one = FreeList::new();
                 // SAFETY: forwarded contract.
                 unsafe { one.push(block) };
@@ -325,11 +398,8 @@ mod pool {
         }
     }
 
+    #[cold]
     fn take_global(c: usize) -> Option<FreeList> {
-        // Relaxed: a hint; a stale zero costs one system allocation, a stale non-zero one lock.
-        if GLOBAL_LEN[c].load(Relaxed) == 0 {
-            return None;
-        }
         let mut global = GLOBAL[c].lock();
         let batch = global.pop()?;
         // Relaxed: written under the lock (which orders the blocks' memory), read as a hint.
@@ -337,6 +407,7 @@ mod pool {
         Some(batch)
     }
 
+    #[cold]
     fn give_global(c: usize, list: FreeList) {
         let mut global = GLOBAL[c].lock();
         if global.len() < GLOBAL_BATCHES {
@@ -363,16 +434,16 @@ mod pool {
 mod pool {
     use std::ptr::NonNull;
 
-    use super::{block_layout, system_alloc};
+    use super::block_layout;
 
-    pub(super) fn take(c: usize) -> NonNull<u8> {
-        system_alloc(block_layout(c))
+    pub(super) fn take(_c: usize) -> Option<NonNull<u8>> {
+        None
     }
 
     /// # Safety
     /// `block` was taken from class `c` and is given up by the caller.
     pub(super) unsafe fn give(c: usize, block: NonNull<u8>) {
-        // SAFETY: `take` allocated it with this layout.
+        // SAFETY: every block of class `c` comes from the system with this layout.
         unsafe { std::alloc::dealloc(block.as_ptr(), block_layout(c)) }
     }
 }
@@ -386,10 +457,11 @@ mod tests {
     #[test]
     fn classes_cover_sizes_and_alignments() {
         assert_eq!(class_of(1, 1), Some(0));
-        assert_eq!(class_of(64, 16), Some(0));
-        assert_eq!(class_of(65, 8), Some(1));
-        assert_eq!(class_of(1024, 8), Some(15));
-        assert_eq!(class_of(1025, 8), Some(16));
+        assert_eq!(class_of(16, 16), Some(0));
+        assert_eq!(class_of(17, 8), Some(1));
+        assert_eq!(class_of(1024, 8), Some(63));
+        assert_eq!(class_of(1025, 8), Some(64));
+        assert_eq!(CLASS_SIZES[64], 1280);
         assert_eq!(class_of(2048, 16), Some(CLASSES - 1));
         assert_eq!(class_of(2049, 8), None);
         assert_eq!(class_of(64, 32), None, "over-aligned types bypass the pool");
@@ -399,9 +471,13 @@ mod tests {
         }
     }
 
-    #[repr(align(16))]
-    struct Cell200 {
-        _bytes: [u8; 200],
+    #[test]
+    fn tags_tell_threads_apart() {
+        let here = thread_tag();
+        assert_eq!(here, thread_tag());
+        let there = std::thread::spawn(thread_tag).join().unwrap();
+        assert_ne!(here, there);
+        assert_ne!(there, Tag(0));
     }
 
     #[repr(align(64))]
@@ -410,31 +486,42 @@ mod tests {
     }
 
     #[test]
-    fn a_freed_cell_is_reused_by_the_same_thread() {
-        let a = allocate::<Cell200>();
-        // SAFETY: just allocated, holds nothing.
-        unsafe { deallocate(a) };
-        let b = allocate::<Cell200>();
-        assert_eq!(a, b, "the thread list is LIFO");
-        // SAFETY: as above.
-        unsafe { deallocate(b) };
-    }
-
-    #[test]
     fn over_aligned_cells_keep_their_alignment() {
         let cells: Vec<_> = (0..100).map(|_| allocate::<OverAligned>()).collect();
-        for p in &cells {
+        for (p, _) in &cells {
             assert_eq!(p.as_ptr() as usize % 64, 0);
         }
-        for p in cells {
+        for (p, tag) in cells {
             // SAFETY: allocated above, holds nothing.
-            unsafe { deallocate(p) };
+            unsafe { deallocate(p, tag) };
         }
     }
 
-    /// Cells freed on one thread reach another through the global pool, in batches.
+    /// Allocates `n` cells of `T` here, frees them on another thread, and returns their
+    /// addresses.
+    fn free_elsewhere<T>(n: usize) -> HashSet<usize> {
+        let cells: Vec<(usize, Tag)> = (0..n)
+            .map(|_| {
+                let (p, tag) = allocate::<T>();
+                (p.as_ptr() as usize, tag)
+            })
+            .collect();
+        let freed = cells.iter().map(|(p, _)| *p).collect();
+        std::thread::spawn(move || {
+            for (p, tag) in cells {
+                // SAFETY: allocated above and never used.
+                unsafe { deallocate(NonNull::new(p as *mut T).unwrap(), tag) };
+            }
+        })
+        .join()
+        .unwrap();
+        freed
+    }
+
+    /// Cells freed on another thread reach the allocating thread through the global pool, in
+    /// batches; cells freed where they were allocated go back to the system.
     #[test]
-    fn cells_freed_on_one_thread_feed_another() {
+    fn cells_freed_on_another_thread_come_back() {
         // A size no other test uses, so the global count below is ours alone.
         #[repr(align(16))]
         struct Cell1500 {
@@ -442,31 +529,24 @@ mod tests {
         }
         let c = class_of(1500, 16).unwrap();
         let n = local_cap(c) * 3;
-        let cells: Vec<usize> = (0..n)
-            .map(|_| allocate::<Cell1500>().as_ptr() as usize)
-            .collect();
-        let freed: HashSet<usize> = cells.iter().copied().collect();
-        std::thread::spawn(move || {
-            for p in cells {
-                // SAFETY: allocated above and never used.
-                unsafe { deallocate(NonNull::new(p as *mut Cell1500).unwrap()) };
-            }
-        })
-        .join()
-        .unwrap();
-        // The freeing thread spilled batches while it ran and handed the rest over as it exited.
+        let freed = free_elsewhere::<Cell1500>(n);
+        // The freeing thread spilled lists while it ran and handed the rest over as it exited.
         assert_eq!(pool::global_blocks(c).0, n);
         let again: Vec<_> = (0..n).map(|_| allocate::<Cell1500>()).collect();
         let reused = again
             .iter()
-            .filter(|p| freed.contains(&(p.as_ptr() as usize)))
+            .filter(|(p, _)| freed.contains(&(p.as_ptr() as usize)))
             .count();
         assert_eq!(reused, n, "every freed cell is handed out again");
         assert_eq!(pool::global_blocks(c).0, 0);
-        for p in again {
+        for (p, tag) in again {
             // SAFETY: allocated above and never used.
-            unsafe { deallocate(p) };
+            unsafe { deallocate(p, tag) };
         }
+        assert!(
+            pool::take(c).is_none(),
+            "cells freed on their own thread are not pooled"
+        );
     }
 
     /// What the pool keeps is bounded: a burst beyond the caps goes back to the system.
@@ -478,38 +558,42 @@ mod tests {
             _bytes: [u8; 1700],
         }
         let c = class_of(1700, 16).unwrap();
-        let n = batch(c) * (GLOBAL_BATCHES + 10) + local_cap(c);
-        let cells: Vec<usize> = (0..n)
-            .map(|_| allocate::<Cell1700>().as_ptr() as usize)
-            .collect();
-        std::thread::spawn(move || {
-            for p in cells {
-                // SAFETY: allocated above and never used.
-                unsafe { deallocate(NonNull::new(p as *mut Cell1700).unwrap()) };
-            }
-        })
-        .join()
-        .unwrap();
+        free_elsewhere::<Cell1700>(batch(c) * (GLOBAL_BATCHES + 10) + local_cap(c));
         let (blocks, batches) = pool::global_blocks(c);
         assert_eq!(batches, GLOBAL_BATCHES, "the pool is full, not over");
         assert!(blocks <= GLOBAL_BATCHES * local_cap(c));
         // Drain it, so other tests see an empty class.
         let again: Vec<_> = (0..blocks).map(|_| allocate::<Cell1700>()).collect();
         assert_eq!(pool::global_blocks(c).0, 0);
-        for p in again {
+        for (p, tag) in again {
             // SAFETY: allocated above and never used.
-            unsafe { deallocate(p) };
+            unsafe { deallocate(p, tag) };
         }
     }
 
-    /// Many threads allocate, write, check and free cells of mixed classes, passing some to each
-    /// other: a block handed out twice would show up as a clobbered pattern.
+    /// Many threads allocate, write, check and free cells, passing some to each other (freed
+    /// there, they go through the recycler): a block handed out twice would show up as a
+    /// clobbered pattern.
     #[test]
     fn stress_no_block_is_handed_out_twice() {
         const THREADS: usize = 8;
         const ROUNDS: usize = 20_000;
+        type Cell = [u64; 40];
+        /// A live cell: its address, its allocation tag and the pattern written into it.
+        type Live = (usize, Tag, u64);
+        fn check((p, tag, pattern): Live) {
+            let p = NonNull::new(p as *mut Cell).unwrap();
+            // SAFETY: a live allocation written with `pattern`, owned by the caller.
+            let v = unsafe { p.as_ptr().read() };
+            assert!(
+                v.iter().all(|w| *w == pattern),
+                "a live cell was overwritten"
+            );
+            // SAFETY: ours to free.
+            unsafe { deallocate(p, tag) };
+        }
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..THREADS)
-            .map(|_| std::sync::mpsc::channel::<(usize, u64)>())
+            .map(|_| std::sync::mpsc::channel::<Live>())
             .unzip();
         let barrier = Arc::new(Barrier::new(THREADS));
         let threads: Vec<_> = rxs
@@ -520,7 +604,7 @@ mod tests {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
-                    let mut mine: Vec<(NonNull<[u64; 40]>, u64)> = Vec::new();
+                    let mut mine: Vec<Live> = Vec::new();
                     let mut seed = (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                     let mut next = || {
                         seed ^= seed << 13;
@@ -528,35 +612,24 @@ mod tests {
                         seed ^= seed << 17;
                         seed
                     };
-                    let check = |p: NonNull<[u64; 40]>, tag: u64| {
-                        // SAFETY: `p` is a live allocation written with `tag` below.
-                        let v = unsafe { p.as_ptr().read() };
-                        assert!(v.iter().all(|w| *w == tag), "a live cell was overwritten");
-                        // SAFETY: ours to free.
-                        unsafe { deallocate(p) };
-                    };
                     for i in 0..ROUNDS {
-                        let tag = ((t as u64) << 32) | i as u64;
-                        let p = allocate::<[u64; 40]>();
-                        // SAFETY: freshly allocated for one `[u64; 40]`.
-                        unsafe { p.as_ptr().write([tag; 40]) };
-                        match next() % 4 {
-                            0 => txs[next() as usize % THREADS]
-                                .send((p.as_ptr() as usize, tag))
-                                .unwrap(),
-                            _ => mine.push((p, tag)),
+                        let pattern = ((t as u64) << 32) | i as u64;
+                        let (p, tag) = allocate::<Cell>();
+                        // SAFETY: freshly allocated for one `Cell`.
+                        unsafe { p.as_ptr().write([pattern; 40]) };
+                        let live = (p.as_ptr() as usize, tag, pattern);
+                        match next() % 2 {
+                            0 => txs[next() as usize % THREADS].send(live).unwrap(),
+                            _ => mine.push(live),
                         }
                         while mine.len() > 64 {
-                            let (p, tag) = mine.swap_remove(next() as usize % mine.len());
-                            check(p, tag);
+                            check(mine.swap_remove(next() as usize % mine.len()));
                         }
-                        while let Ok((p, tag)) = rx.try_recv() {
-                            check(NonNull::new(p as *mut [u64; 40]).unwrap(), tag);
+                        while let Ok(live) = rx.try_recv() {
+                            check(live);
                         }
                     }
-                    for (p, tag) in mine {
-                        check(p, tag);
-                    }
+                    mine.into_iter().for_each(check);
                     rx
                 })
             })
@@ -564,12 +637,6 @@ mod tests {
         drop(txs);
         // Cells still in flight are checked (and freed) here, once every sender is done.
         let rxs: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        for (p, tag) in rxs.iter().flat_map(|rx| rx.try_iter()) {
-            let p = NonNull::new(p as *mut [u64; 40]).unwrap();
-            // SAFETY: a live allocation written with `tag`, handed over by its thread.
-            assert!(unsafe { p.as_ptr().read() }.iter().all(|w| *w == tag));
-            // SAFETY: ours to free.
-            unsafe { deallocate(p) };
-        }
+        rxs.iter().flat_map(|rx| rx.try_iter()).for_each(check);
     }
 }

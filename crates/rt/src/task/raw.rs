@@ -39,6 +39,8 @@ pub(crate) struct Header {
     pub(crate) waiting: AtomicU64,
     /// The registry shard this task lives in.
     pub(crate) shard: u32,
+    /// Which thread allocated the cell (see `alloc.rs`).
+    pub(crate) alloc_tag: super::alloc::Tag,
     pub(crate) id: TaskId,
     pub(crate) meta: Meta,
 }
@@ -83,6 +85,9 @@ pub(crate) enum Stage<F: Future> {
 
 impl<F: Future, S: Schedule> Cell<F, S> {
     /// Allocates a task holding `future`.
+    // Inlined so that the future is written straight into the cell, as `Box::new` manages,
+    // instead of being built on the stack and copied.
+    #[inline(always)]
     pub(crate) fn allocate(
         future: F,
         scheduler: S,
@@ -90,7 +95,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         meta: Meta,
         shard: u32,
     ) -> NonNull<Header> {
-        let ptr = super::alloc::allocate::<Cell<F, S>>();
+        let (ptr, alloc_tag) = super::alloc::allocate::<Cell<F, S>>();
         let cell = Cell {
             header: Header {
                 state: State::new(),
@@ -102,6 +107,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 polls: AtomicU32::new(0),
                 waiting: AtomicU64::new(0),
                 shard,
+                alloc_tag,
                 id,
                 meta,
             },
