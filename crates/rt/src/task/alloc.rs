@@ -326,10 +326,14 @@ mod pool {
     #[inline]
     pub(super) fn take(c: usize) -> Option<NonNull<u8>> {
         with_local(|local| {
-            let pair = &mut local.lists[c];
-            if let Some(block) = pair.active.pop() {
+            if let Some(block) = local.lists[c].active.pop() {
                 return Some(block);
             }
+            if local.exited {
+                // Flushed already: what this thread took now would never be handed back.
+                return None;
+            }
+            let pair = &mut local.lists[c];
             pair.active = if pair.spare.len > 0 {
                 std::mem::replace(&mut pair.spare, FreeList::new())
             } else if GLOBAL_LEN[c].load(Relaxed) == 0 {
@@ -361,9 +365,12 @@ mod pool {
             }
             if !local.registered {
                 local.registered = true;
-                // Registers `FLUSH`'s destructor. Fails only while the thread exits, in which
-                // case `exited` is set by the time a later block comes.
-                let _ = FLUSH.try_with(|_| ());
+                // Registers `FLUSH`'s destructor. This fails only while the thread exits, past
+                // the point where a flush could still run: keep nothing here from then on.
+                if FLUSH.try_with(|_| ()).is_err() {
+                    local.exited = true;
+                    return Put::Global;
+                }
             }
             let pair = &mut local.lists[c];
             let mut put = Put::Kept;
