@@ -525,16 +525,21 @@ mod tests {
         freed
     }
 
+    /// Frees cells allocated (and never used) on this thread.
+    fn free_here<T>(cells: Vec<(NonNull<T>, Tag)>) {
+        for (p, tag) in cells {
+            // SAFETY: allocated by the caller and never used.
+            unsafe { deallocate(p, tag) };
+        }
+    }
+
     /// Cells freed on another thread reach the allocating thread through the global pool, in
     /// batches; cells freed where they were allocated go back to the system.
     #[test]
     fn cells_freed_on_another_thread_come_back() {
         // A size no other test uses, so the global count below is ours alone.
-        #[repr(align(16))]
-        struct Cell1500 {
-            _bytes: [u8; 1500],
-        }
-        let c = class_of(1500, 16).unwrap();
+        type Cell1500 = [u128; 94];
+        let c = class_of(mem::size_of::<Cell1500>(), 16).unwrap();
         let n = local_cap(c) * 3;
         let freed = free_elsewhere::<Cell1500>(n);
         // The freeing thread spilled lists while it ran and handed the rest over as it exited.
@@ -546,10 +551,7 @@ mod tests {
             .count();
         assert_eq!(reused, n, "every freed cell is handed out again");
         assert_eq!(pool::global_blocks(c).0, 0);
-        for (p, tag) in again {
-            // SAFETY: allocated above and never used.
-            unsafe { deallocate(p, tag) };
-        }
+        free_here(again);
         assert!(
             pool::take(c).is_none(),
             "cells freed on their own thread are not pooled"
@@ -560,11 +562,8 @@ mod tests {
     #[test]
     fn the_global_pool_keeps_at_most_its_cap() {
         // A size no other test uses (see above).
-        #[repr(align(16))]
-        struct Cell1700 {
-            _bytes: [u8; 1700],
-        }
-        let c = class_of(1700, 16).unwrap();
+        type Cell1700 = [u128; 107];
+        let c = class_of(mem::size_of::<Cell1700>(), 16).unwrap();
         free_elsewhere::<Cell1700>(batch(c) * (GLOBAL_BATCHES + 10) + local_cap(c));
         let (blocks, batches) = pool::global_blocks(c);
         assert_eq!(batches, GLOBAL_BATCHES, "the pool is full, not over");
@@ -572,10 +571,7 @@ mod tests {
         // Drain it, so other tests see an empty class.
         let again: Vec<_> = (0..blocks).map(|_| allocate::<Cell1700>()).collect();
         assert_eq!(pool::global_blocks(c).0, 0);
-        for (p, tag) in again {
-            // SAFETY: allocated above and never used.
-            unsafe { deallocate(p, tag) };
-        }
+        free_here(again);
     }
 
     /// Many threads allocate, write, check and free cells, passing some to each other (freed
