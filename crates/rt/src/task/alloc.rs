@@ -260,6 +260,13 @@ mod pool {
         spare: FreeList,
     }
 
+    impl Pair {
+        const EMPTY: Pair = Pair {
+            active: FreeList::new(),
+            spare: FreeList::new(),
+        };
+    }
+
     /// One thread's lists, with no destructor, so that reaching them is one offset from the
     /// thread pointer (a destructor would add a registration check to every access). `FLUSH`
     /// hands them to the global pool when the thread exits.
@@ -274,7 +281,7 @@ mod pool {
     thread_local! {
         static LOCAL: UnsafeCell<Local> = const {
             UnsafeCell::new(Local {
-                lists: [const { Pair { active: FreeList::new(), spare: FreeList::new() } }; CLASSES],
+                lists: [Pair::EMPTY; CLASSES],
                 registered: false,
                 exited: false,
             })

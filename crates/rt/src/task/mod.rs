@@ -3,8 +3,9 @@
 //!
 //! # Invariants
 //!
-//! 1. A task is one heap allocation (`raw::Cell`, recycled by `alloc`): header, scheduler, and
-//!    the stage (the future, then its output). Everything else refers to it through `NonNull<Header>`.
+//! 1. A task is one heap allocation (`raw::Cell`; its memory comes from `alloc`): header,
+//!    scheduler, and the stage (the future, then its output). Everything else refers to it
+//!    through `NonNull<Header>`.
 //! 2. The allocation is freed when the reference count in the state word reaches zero. References
 //!    are held by: the registry (until completion), the `Notified` in a run queue (at most one),
 //!    the poller (the `Notified` it popped, for the duration of the poll), the `JoinHandle`, and

@@ -1,9 +1,10 @@
 //! The task allocation: header, cell layout and the type-erased vtable.
 //!
-//! A task is one heap allocation (taken from the cell recycler, `alloc.rs`), a `#[repr(C)]`
-//! [`Cell`] whose first field is the [`Header`], so a `NonNull<Header>` can be cast back to the
-//! `Cell<F, S>` by code that knows `F` and `S` (the vtable's functions, monomorphized at spawn). Everything that must work without knowing `F`
-//! (wakers, queues, the registry, join handles) holds a `NonNull<Header>`.
+//! A task is one heap allocation (`alloc.rs` says where its memory comes from and goes back to),
+//! a `#[repr(C)]` [`Cell`] whose first field is the [`Header`], so a `NonNull<Header>` can be cast
+//! back to the `Cell<F, S>` by code that knows `F` and `S` (the vtable's functions, monomorphized
+//! at spawn). Everything that must work without knowing `F` (wakers, queues, the registry, join
+//! handles) holds a `NonNull<Header>`.
 
 use std::future::Future;
 use std::ptr::NonNull;
