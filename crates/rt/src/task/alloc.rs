@@ -135,6 +135,8 @@ pub(crate) struct Tag(u32);
 #[inline]
 fn thread_tag() -> Tag {
     use std::cell::Cell;
+    // Plain std atomics, as for task ids: tags only need uniqueness, so this counter is not
+    // part of any protocol loom needs to explore (and loom atomics cannot be statics).
     use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
     static NEXT: AtomicU32 = AtomicU32::new(1);
     thread_local! {
