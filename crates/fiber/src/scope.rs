@@ -309,7 +309,7 @@ trait Run: Send + Sync {
     /// Runs the closure and stores its outcome.
     fn run(&self, shared: &Shared, key: usize);
     /// Drops the closure unrun (the child was cancelled before it started).
-    fn abandon(&self);
+    fn abandon(&self, shared: &Shared);
 }
 
 /// The handle's side of its cell.
@@ -385,16 +385,9 @@ where
         self.finish(shared, result);
     }
 
-    fn abandon(&self) {
+    fn abandon(&self, shared: &Shared) {
         drop_quietly(self.take_f());
-        let waiter = {
-            let mut out = self.out.lock();
-            out.done = true;
-            out.waiter.take()
-        };
-        if let Some(w) = waiter {
-            w.wake();
-        }
+        self.finish(shared, None);
     }
 }
 
@@ -428,7 +421,7 @@ impl Drop for Runner {
     fn drop(&mut self) {
         // Not run: the task was cancelled (or the runtime refused it) before it started.
         if let Some(cell) = self.cell.take() {
-            cell.abandon();
+            cell.abandon(&self.shared);
         }
         self.shared.child_gone(self.key);
     }

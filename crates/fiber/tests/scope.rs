@@ -300,6 +300,13 @@ fn a_builder_names_scoped_fibers() {
     });
 }
 
+/// Blocks this thread until the child behind `h` has finished (without joining it).
+fn wait_until_finished<T>(h: &spectrum_fiber::ScopedJoinHandle<'_, T>) {
+    while !h.is_finished() {
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
 /// A result that borrows and counts its drop.
 struct Counted<'a>(&'a AtomicUsize);
 
@@ -325,9 +332,7 @@ fn unjoined_results_that_borrow_are_dropped_before_the_scope_returns() {
                 drop(h);
             } else {
                 // Handle dropped after the child finished: the handle drops it.
-                while !h.is_finished() {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
+                wait_until_finished(&h);
                 drop(h);
             }
         }
@@ -342,9 +347,7 @@ fn a_panic_whose_handle_is_dropped_after_the_child_finished_is_resumed_by_the_sc
     let r = std::panic::catch_unwind(|| {
         spectrum_fiber::scope(|s| {
             let h = s.spawn(|| panic!("finished, then abandoned"));
-            while !h.is_finished() {
-                std::thread::sleep(Duration::from_micros(50));
-            }
+            wait_until_finished(&h);
             drop(h);
         })
     });
@@ -361,9 +364,7 @@ fn cancelling_a_finished_child_leaves_the_child_that_reused_its_slot_alone() {
     let _guard = rt.enter();
     spectrum_fiber::scope(|s| {
         let first = s.spawn(|| 1);
-        while !first.is_finished() {
-            std::thread::sleep(Duration::from_micros(50));
-        }
+        wait_until_finished(&first);
         let second = s.spawn(|| {
             spectrum_rt::time::sleep(Duration::from_millis(20)).wait();
             2

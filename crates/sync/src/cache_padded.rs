@@ -52,21 +52,6 @@ impl<T: fmt::Debug> fmt::Debug for CachePadded<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn padded_values_do_not_share_a_line() {
-        let pair = [CachePadded::new(1u8), CachePadded::new(2u8)];
-        let a = &pair[0] as *const _ as usize;
-        let b = &pair[1] as *const _ as usize;
-        assert!(b - a >= 64);
-        assert_eq!(a % core::mem::align_of::<CachePadded<u8>>(), 0);
-        assert_eq!(*pair[1], 2);
-    }
-}
-
 /// Bytes that keep the fields on either side of them off each other's cache lines, without
 /// aligning anything: a struct of `#[repr(C)]` fields with a `Gap` between each pair of hot
 /// ones separates them as [`CachePadded`] would (two addresses `LINE_PAIR` bytes apart never
@@ -102,5 +87,20 @@ impl Default for Gap {
 impl fmt::Debug for Gap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Gap")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_values_do_not_share_a_line() {
+        let pair = [CachePadded::new(1u8), CachePadded::new(2u8)];
+        let a = &pair[0] as *const _ as usize;
+        let b = &pair[1] as *const _ as usize;
+        assert!(b - a >= 64);
+        assert_eq!(a % core::mem::align_of::<CachePadded<u8>>(), 0);
+        assert_eq!(*pair[1], 2);
     }
 }

@@ -299,6 +299,7 @@ impl Shared {
         self.inhibit_auto_advance.load(Acquire) == 0
             && self.idle.num_unparked() == 0
             && self.inject.is_empty()
+            // Acquire (in `inbox.is_empty`): pairs with the Release store in `schedule_pinned`.
             && self
                 .remotes
                 .iter()
