@@ -59,16 +59,16 @@ impl Idle {
         searching == 0 && unparked < self.num_workers
     }
 
-    /// A worker is about to park. Returns `true` if it was the last searching worker, in which
-    /// case it must look for work once more before sleeping (some may have arrived while everyone
-    /// assumed it would find it).
-    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+    /// A worker is about to park. It must then look for work once more before sleeping (the
+    /// scheduler's `notify_if_work_pending`): work may have been made available while it still
+    /// counted as unparked, and whoever did so then found no parked worker to wake.
+    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) {
         let mut sleepers = self.sleepers.lock();
         let dec = (1 << UNPARK_SHIFT) | usize::from(is_searching);
-        // SeqCst: see `load`.
-        let prev = self.state.fetch_sub(dec, SeqCst);
+        // SeqCst: see `load`; pairs with the SeqCst load in `worker_to_notify` of whoever makes
+        // work available, so one of the two sees the other.
+        self.state.fetch_sub(dec, SeqCst);
         sleepers.push(worker);
-        is_searching && prev & SEARCH_MASK == 1
     }
 
     /// A worker with no work wants to steal. Refused when half the workers already search.

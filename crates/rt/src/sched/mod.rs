@@ -400,7 +400,7 @@ impl Shared {
         }
     }
 
-    /// Wakes a worker if any queue holds work (used by the last searcher before it parks).
+    /// Wakes a worker if any queue holds work (every worker calls it as it parks).
     pub(crate) fn notify_if_work_pending(&self) {
         if !self.inject.is_empty() || self.remotes.iter().any(|r| !r.steal.is_empty()) {
             self.notify_parked();

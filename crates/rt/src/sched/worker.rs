@@ -7,9 +7,9 @@
 //!    then the ring; then pinned tasks; then a batch from the injector.
 //! 3. Nothing local: become a searcher (if fewer than half the workers search) and steal half of
 //!    a random victim's ring, or take from the injector.
-//! 4. Nothing anywhere: park (on the driver if it is free). The last searcher to park re-checks
-//!    every queue first, so work submitted while everyone assumed someone else would find it is
-//!    not stranded.
+//! 4. Nothing anywhere: park (on the driver if it is free). Every worker that parks re-checks
+//!    every queue once it counts as parked, so work submitted while everyone assumed someone
+//!    else would find it (or while this worker still counted as awake) is not stranded.
 //!
 //! After running a task, the worker runs what the task woke into the LIFO slot, up to
 //! `MAX_LIFO_POLLS` in a row. Pinned tasks (fibers, `spawn_local`) have a LIFO slot of their own,
@@ -603,12 +603,15 @@ impl WorkerCx {
             return;
         }
         let was_searching = std::mem::replace(&mut self.core.borrow_mut().is_searching, false);
-        if shared
+        shared
             .idle
-            .transition_worker_to_parked(self.index, was_searching)
-        {
-            shared.notify_if_work_pending();
-        }
+            .transition_worker_to_parked(self.index, was_searching);
+        // Every parking worker looks once more, not only the last searcher: a worker that was
+        // refused a search (another worker was searching) counted as unparked until the line
+        // above, so a searcher that found a batch of work and then woke "a parked worker" found
+        // none to wake, and a task it had moved into its own ring waited there while its worker
+        // ran something else, however long (a blocking poll: forever).
+        shared.notify_if_work_pending();
         loop {
             if shared.is_shutdown() {
                 break;
