@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::num::NonZeroU64;
 use std::ptr::NonNull;
+use std::time::Instant;
 
 use crate::suspend::SuspendPoint;
 use crate::task::{Header, TaskId};
@@ -18,6 +19,8 @@ pub(crate) struct Context {
     pub(crate) current_task: Cell<Option<NonNull<Header>>>,
     /// Coop budget left in the current task poll (`None`: unlimited, not in a task).
     pub(crate) budget: Cell<Option<u8>>,
+    /// When the current task poll first ran out of coop budget (`coop`'s time slice), if it has.
+    pub(crate) slice_start: Cell<Option<Instant>>,
     /// The runtime this thread has entered: a `*const sched::Shared`, type-erased so that this
     /// module also builds under loom, where the scheduler does not.
     pub(crate) runtime: Cell<*const ()>,
@@ -38,6 +41,7 @@ thread_local! {
         Context {
             current_task: Cell::new(None),
             budget: Cell::new(None),
+            slice_start: Cell::new(None),
             runtime: Cell::new(std::ptr::null()),
             worker: Cell::new(std::ptr::null()),
             ids: Cell::new((0, 0)),
@@ -69,6 +73,7 @@ impl Context {
 pub(crate) struct EnterTask {
     prev_task: Option<NonNull<Header>>,
     prev_budget: Option<u8>,
+    prev_slice_start: Option<Instant>,
 }
 
 impl EnterTask {
@@ -77,6 +82,7 @@ impl EnterTask {
         with(|cx| EnterTask {
             prev_task: cx.current_task.replace(Some(task)),
             prev_budget: cx.budget.replace(crate::coop::initial_budget()),
+            prev_slice_start: cx.slice_start.replace(None),
         })
     }
 }
@@ -87,6 +93,7 @@ impl Drop for EnterTask {
         with(|cx| {
             cx.current_task.set(self.prev_task);
             cx.budget.set(self.prev_budget);
+            cx.slice_start.set(self.prev_slice_start);
         });
     }
 }
