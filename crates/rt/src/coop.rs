@@ -14,10 +14,15 @@
 //! yielded task lands in the stealable part of the run queue, an idle worker takes it, and a
 //! producer / consumer pair that shared a worker (and its cache) now runs on two, trading
 //! values through cache misses. Measured with `cargo bench -p spectrum-chan --bench throughput
-//! tasks` (2-core VM): tasks MPMC 4×4 0.66–0.84× kanal with the bare count, 0.99–1.33× with a
-//! 100 µs slice; a tasks SPSC pair on one worker instead of two (half the CPU time). A task that
-//! spins on ready operations still yields within `SLICE` plus 128 operations, which bounds the
-//! wait of the others on its worker; the clock is read once per 128 operations.
+//! tasks`, the bare count and the slice alternating: on the 2-core VM (3 runs) tasks MPMC 4×4
+//! 0.58–0.75× kanal before, 1.04–1.07× after (one run 0.48), and a tasks SPSC pair on one worker
+//! instead of two (half the CPU time); on a 16-core host (5 runs) tasks SPSC 0.36–0.44× →
+//! 0.75–0.79×, MPMC 0.46–0.50× → 0.58–0.73×. A task that
+//! spins on ready operations still yields: after its first 128 operations, `SLICE`, and at most
+//! 128 more, which bounds the wait of the others on its worker. (For slow operations that is up
+//! to twice tokio's bound: 256 operations. The slice starts at the first exhaustion because
+//! reading the clock at every poll's start would cost more than the polls of small tasks.) The
+//! clock is read once per 128 operations.
 
 use std::future::Future;
 use std::pin::Pin;
