@@ -9,7 +9,6 @@
 use std::cell::Cell;
 use std::num::NonZeroU64;
 use std::ptr::NonNull;
-use std::time::Instant;
 
 use crate::suspend::SuspendPoint;
 use crate::task::{Header, TaskId};
@@ -18,9 +17,9 @@ pub(crate) struct Context {
     /// The task being polled on this thread.
     pub(crate) current_task: Cell<Option<NonNull<Header>>>,
     /// Coop budget left in the current task poll (`None`: unlimited, not in a task).
-    pub(crate) budget: Cell<Option<u8>>,
-    /// When the current task poll first ran out of coop budget (`coop`'s time slice), if it has.
-    pub(crate) slice_start: Cell<Option<Instant>>,
+    pub(crate) budget: Cell<Option<u16>>,
+    /// The current task poll's time slice, once its first coop budget has run out.
+    pub(crate) slice: Cell<Option<crate::coop::Slice>>,
     /// The runtime this thread has entered: a `*const sched::Shared`, type-erased so that this
     /// module also builds under loom, where the scheduler does not.
     pub(crate) runtime: Cell<*const ()>,
@@ -41,7 +40,7 @@ thread_local! {
         Context {
             current_task: Cell::new(None),
             budget: Cell::new(None),
-            slice_start: Cell::new(None),
+            slice: Cell::new(None),
             runtime: Cell::new(std::ptr::null()),
             worker: Cell::new(std::ptr::null()),
             ids: Cell::new((0, 0)),
@@ -72,8 +71,8 @@ impl Context {
 /// are restored on drop, so nested polls (a `block_on` inside a task) nest.
 pub(crate) struct EnterTask {
     prev_task: Option<NonNull<Header>>,
-    prev_budget: Option<u8>,
-    prev_slice_start: Option<Instant>,
+    prev_budget: Option<u16>,
+    prev_slice: Option<crate::coop::Slice>,
 }
 
 impl EnterTask {
@@ -82,7 +81,7 @@ impl EnterTask {
         with(|cx| EnterTask {
             prev_task: cx.current_task.replace(Some(task)),
             prev_budget: cx.budget.replace(crate::coop::initial_budget()),
-            prev_slice_start: cx.slice_start.replace(None),
+            prev_slice: cx.slice.replace(None),
         })
     }
 }
@@ -93,7 +92,7 @@ impl Drop for EnterTask {
         with(|cx| {
             cx.current_task.set(self.prev_task);
             cx.budget.set(self.prev_budget);
-            cx.slice_start.set(self.prev_slice_start);
+            cx.slice.set(self.prev_slice);
         });
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! A task that never returns `Pending` on its own (say, a loop receiving from a channel that is
 //! always full) would monopolize its worker. Every Spectrum primitive calls [`poll_proceed`]
-//! before doing work. After 128 operations in one poll (tokio's figure) it looks at the clock:
-//! once the poll has run for [`SLICE`] since the budget first ran out, it returns `Pending` once,
-//! having woken the task, so the task goes to the back of the queue and others run; until then
-//! it grants another 128. Outside a Spectrum task the budget is unlimited, so primitives also
-//! work under other executors.
+//! before doing work. After 128 operations in one poll (tokio's figure) the poll's time slice
+//! starts: the budget is renewed until the poll has run for [`SLICE`] since then, and the first
+//! spent budget after that returns `Pending` once, having woken the task, so the task goes to the
+//! back of the queue and others run. Outside a Spectrum task the budget is unlimited, so
+//! primitives also work under other executors.
 //!
 //! Why a time slice and not tokio's bare count: the count stands in for time, and for cheap
 //! operations it stands in badly. 128 socket reads take a few hundred microseconds; 128 channel
@@ -17,29 +17,47 @@
 //! tasks`, the bare count and the slice alternating: on the 2-core VM (3 runs) tasks MPMC 4×4
 //! 0.58–0.75× kanal before, 1.04–1.07× after (one run 0.48), and a tasks SPSC pair on one worker
 //! instead of two (half the CPU time); on a 16-core host (5 runs) tasks SPSC 0.36–0.44× →
-//! 0.75–0.79×, MPMC 0.46–0.50× → 0.58–0.73×. A task that
-//! spins on ready operations still yields: after its first 128 operations, `SLICE`, and at most
-//! 128 more, which bounds the wait of the others on its worker. (For slow operations that is up
-//! to twice tokio's bound: 256 operations. The slice starts at the first exhaustion because
-//! reading the clock at every poll's start would cost more than the polls of small tasks.) The
-//! clock is read once per 128 operations.
+//! 0.75–0.79×, MPMC 0.46–0.50× → 0.58–0.73×.
+//!
+//! Each renewal reads the clock (about 60 ns on the project's VM: renewing 128 at a time cost
+//! 4 % of a channel-bound task's time), so renewals are sized by the pace just measured: as many
+//! operations as fit in what is left of the slice at that pace, at most [`MAX_RENEW`] and at
+//! least [`MIN_RENEW`] (the first renewal, with no pace yet, is the smallest). Cheap operations
+//! then read the clock about once per thousand; slow ones get small grants, so a task of 10 µs
+//! operations yields after its first 128 and 16 more (tokio: 128). A task whose operations turn
+//! slow in the middle of a poll overshoots the slice by at most one grant.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// Operations per task poll between two looks at the clock (tokio's budget).
-pub(crate) const INITIAL_BUDGET: u8 = 128;
+/// Operations per task poll before its time slice starts (tokio's budget).
+pub(crate) const INITIAL_BUDGET: u16 = 128;
 
 /// How long a task poll may go on once its first budget is spent, before a forced yield.
 pub const SLICE: Duration = Duration::from_micros(100);
+
+/// The smallest renewal: the first one (no pace measured yet), and those of slow operations.
+pub const MIN_RENEW: u16 = 16;
+
+/// The largest renewal, which bounds the overshoot of a task whose operations turn slow.
+pub const MAX_RENEW: u16 = 1024;
+
+/// A task poll's time slice: when it started, and the last renewal (when, and how large), whose
+/// pace sizes the next one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slice {
+    start: Instant,
+    last: Instant,
+    granted: u16,
+}
 
 /// The budget a task poll starts with. Under loom the budget is off (`None`): loom runs its
 /// threads on one OS thread, so a thread-local budget would leak between model threads and make
 /// executions non-deterministic.
 #[inline]
-pub(crate) fn initial_budget() -> Option<u8> {
+pub(crate) fn initial_budget() -> Option<u16> {
     if cfg!(loom) {
         None
     } else {
@@ -57,37 +75,60 @@ pub(crate) fn initial_budget() -> Option<u8> {
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     crate::context::with(|c| match c.budget.get() {
         None => Poll::Ready(RestoreOnPending(None)),
-        Some(0) if !renew(c) => {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
+        Some(0) => match renew(c) {
+            Some(n) => {
+                c.budget.set(Some(n - 1));
+                Poll::Ready(RestoreOnPending(Some(n)))
+            }
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        },
         Some(n) => {
-            let n = if n == 0 { INITIAL_BUDGET } else { n };
             c.budget.set(Some(n - 1));
             Poll::Ready(RestoreOnPending(Some(n)))
         }
     })
 }
 
-/// The budget is spent: true if the poll is still inside its time slice (which starts the first
-/// time the budget runs out), so the caller grants a fresh budget.
+/// The budget is spent: a fresh one if the poll is still inside its time slice (which starts
+/// here the first time), sized by the pace of the last one (module docs); `None` once the slice
+/// is over.
 #[cold]
 #[inline(never)]
-fn renew(c: &crate::context::Context) -> bool {
-    let now = Instant::now();
-    match c.slice_start.get() {
-        None => {
-            c.slice_start.set(Some(now));
-            true
-        }
-        Some(start) => now.duration_since(start) < SLICE,
-    }
+fn renew(c: &crate::context::Context) -> Option<u16> {
+    renew_at(c, Instant::now())
+}
+
+/// `renew` at time `now`.
+fn renew_at(c: &crate::context::Context, now: Instant) -> Option<u16> {
+    let Some(slice) = c.slice.get() else {
+        c.slice.set(Some(Slice {
+            start: now,
+            last: now,
+            granted: MIN_RENEW,
+        }));
+        return Some(MIN_RENEW);
+    };
+    let used = now.saturating_duration_since(slice.start);
+    let left = SLICE.checked_sub(used).filter(|d| !d.is_zero())?;
+    let took = now.saturating_duration_since(slice.last).as_nanos().max(1);
+    let fit = u128::from(slice.granted) * left.as_nanos() / took;
+    // At most MAX_RENEW, so the value fits a u16.
+    let granted = (fit.min(u128::from(MAX_RENEW)) as u16).max(MIN_RENEW);
+    c.slice.set(Some(Slice {
+        start: slice.start,
+        last: now,
+        granted,
+    }));
+    Some(granted)
 }
 
 /// Refunds a unit of budget unless the operation made progress.
 #[derive(Debug)]
 #[must_use]
-pub struct RestoreOnPending(Option<u8>);
+pub struct RestoreOnPending(Option<u16>);
 
 impl RestoreOnPending {
     /// The operation completed: keep the unit spent.
@@ -113,11 +154,13 @@ pub fn has_budget_remaining() -> bool {
         if c.budget.get() != Some(0) {
             return true;
         }
-        if renew(c) {
-            c.budget.set(Some(INITIAL_BUDGET));
-            return true;
+        match renew(c) {
+            Some(n) => {
+                c.budget.set(Some(n));
+                true
+            }
+            None => false,
         }
-        false
     })
 }
 
@@ -145,20 +188,29 @@ mod tests {
     use super::*;
     use std::task::Waker;
 
-    /// Runs `f` as inside a task poll that started its time slice `ago`.
-    fn in_poll(ago: Option<Duration>, f: impl FnOnce()) {
-        let start = ago.map(|d| Instant::now() - d);
+    /// Runs `f` as inside a task poll whose time slice is `slice`.
+    fn in_poll(slice: Option<Slice>, f: impl FnOnce()) {
         let prev = crate::context::with(|c| {
             (
                 c.budget.replace(Some(INITIAL_BUDGET)),
-                c.slice_start.replace(start),
+                c.slice.replace(slice),
             )
         });
         f();
         crate::context::with(|c| {
             c.budget.set(prev.0);
-            c.slice_start.set(prev.1);
+            c.slice.set(prev.1);
         });
+    }
+
+    /// A slice that started `ago`, last renewed `last_ago` with `granted`.
+    fn slice_of(ago: Duration, last_ago: Duration, granted: u16) -> Option<Slice> {
+        let now = Instant::now();
+        Some(Slice {
+            start: now - ago,
+            last: now - last_ago,
+            granted,
+        })
     }
 
     fn spend(cx: &mut Context<'_>, n: usize) {
@@ -170,10 +222,14 @@ mod tests {
         }
     }
 
+    fn budget() -> u16 {
+        crate::context::with(|c| c.budget.get()).unwrap()
+    }
+
     #[test]
     fn budget_runs_out_once_the_slice_is_over_and_refunds_on_pending() {
         let mut cx = Context::from_waker(Waker::noop());
-        in_poll(Some(SLICE), || {
+        in_poll(slice_of(SLICE, SLICE, MIN_RENEW), || {
             spend(&mut cx, INITIAL_BUDGET.into());
             assert!(poll_proceed(&mut cx).is_pending());
             assert!(!has_budget_remaining());
@@ -186,26 +242,53 @@ mod tests {
                 Poll::Pending => unreachable!(),
             };
             drop(g); // refunded
-            assert_eq!(
-                crate::context::with(|c| c.budget.get()),
-                Some(INITIAL_BUDGET)
-            );
+            assert_eq!(budget(), INITIAL_BUDGET);
         });
     }
 
     #[test]
-    fn a_spent_budget_is_renewed_within_the_slice() {
+    fn the_first_spent_budget_starts_the_slice_with_the_smallest_grant() {
         let mut cx = Context::from_waker(Waker::noop());
         in_poll(None, || {
-            // The first time the budget runs out starts the slice and grants more (no timing
-            // involved: the slice's clock starts there).
-            spend(&mut cx, 2 * usize::from(INITIAL_BUDGET));
-            assert!(crate::context::with(|c| c.slice_start.get()).is_some());
-            // Once the slice is over, the next spent budget yields.
-            crate::context::with(|c| c.slice_start.set(Some(Instant::now() - SLICE)));
-            let left = crate::context::with(|c| c.budget.get()).unwrap();
-            spend(&mut cx, left.into());
-            assert!(poll_proceed(&mut cx).is_pending());
+            // No timing involved: the slice's clock starts at the first exhaustion.
+            spend(&mut cx, INITIAL_BUDGET.into());
+            assert!(crate::context::with(|c| c.slice.get()).is_none());
+            spend(&mut cx, 1);
+            assert!(crate::context::with(|c| c.slice.get()).is_some());
+            assert_eq!(budget(), MIN_RENEW - 1);
         });
+    }
+
+    #[test]
+    fn renewals_follow_the_pace_within_their_bounds() {
+        let t0 = Instant::now();
+        let us = |n: u64| Duration::from_micros(n);
+        // The grant at `now = t0 + at`, for a slice that started at t0 and was last renewed
+        // with `granted` at `t0 + last`.
+        let renewal = |last: Duration, granted: u16, at: Duration| {
+            let mut got = None;
+            let slice = Slice {
+                start: t0,
+                last: t0 + last,
+                granted,
+            };
+            in_poll(Some(slice), || {
+                got = crate::context::with(|c| renew_at(c, t0 + at));
+            });
+            got
+        };
+        // Fast operations (16 in 1 µs, 90 µs left: 1440): at most MAX_RENEW.
+        assert_eq!(renewal(us(9), 16, us(10)), Some(MAX_RENEW));
+        // (16 in 2 µs, 10 µs left: 80.)
+        assert_eq!(renewal(us(88), 16, us(90)), Some(80));
+        // Slow operations (16 in 40 µs, 50 µs left: 20)...
+        assert_eq!(renewal(us(10), 16, us(50)), Some(20));
+        // ...and (16 in 50 µs, 10 µs left: 3): at least MIN_RENEW.
+        assert_eq!(renewal(us(40), 16, us(90)), Some(MIN_RENEW));
+        // In between: what fits in the rest (64 took 40 µs, 50 µs left: 80).
+        assert_eq!(renewal(us(10), 64, us(50)), Some(80));
+        // The slice is over.
+        assert_eq!(renewal(us(90), 16, SLICE), None);
+        assert_eq!(renewal(us(90), 16, us(150)), None);
     }
 }
