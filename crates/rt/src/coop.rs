@@ -73,22 +73,20 @@ pub(crate) fn initial_budget() -> Option<u16> {
 /// guard drops (an operation that returns `Pending` costs nothing).
 #[inline]
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
-    crate::context::with(|c| match c.budget.get() {
-        None => Poll::Ready(RestoreOnPending(None)),
-        Some(0) => match renew(c) {
-            Some(n) => {
-                c.budget.set(Some(n - 1));
-                Poll::Ready(RestoreOnPending(Some(n)))
-            }
-            None => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        },
-        Some(n) => {
-            c.budget.set(Some(n - 1));
-            Poll::Ready(RestoreOnPending(Some(n)))
-        }
+    crate::context::with(|c| {
+        let n = match c.budget.get() {
+            None => return Poll::Ready(RestoreOnPending(None)),
+            Some(0) => match renew(c) {
+                Some(n) => n,
+                None => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            },
+            Some(n) => n,
+        };
+        c.budget.set(Some(n - 1));
+        Poll::Ready(RestoreOnPending(Some(n)))
     })
 }
 
@@ -151,16 +149,7 @@ impl Drop for RestoreOnPending {
 /// task).
 pub fn has_budget_remaining() -> bool {
     crate::context::with(|c| {
-        if c.budget.get() != Some(0) {
-            return true;
-        }
-        match renew(c) {
-            Some(n) => {
-                c.budget.set(Some(n));
-                true
-            }
-            None => false,
-        }
+        c.budget.get() != Some(0) || renew(c).inspect(|&n| c.budget.set(Some(n))).is_some()
     })
 }
 
