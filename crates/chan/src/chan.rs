@@ -992,7 +992,17 @@ impl<'a, T, W: BorrowMut<Wakers>> ChanGuard<'a, T, W> {
     }
 
     /// On a rendezvous channel, grants waiting reservations for the receivers now waiting.
+    #[inline]
     fn grant_rendezvous(&mut self) {
+        // Usually nobody waits to reserve: no call then (a receiver parks on every message of a
+        // busy rendezvous channel).
+        if !self.guard.sendq.is_empty() {
+            self.grant_rendezvous_to_senders();
+        }
+    }
+
+    /// `grant_rendezvous` with senders waiting.
+    fn grant_rendezvous_to_senders(&mut self) {
         let g = &mut *self.guard;
         while !g.sendq.is_empty() && g.recvq.len() > g.reserved {
             let Some(node) = claim_first(&mut g.sendq, core::ptr::null(), is_reserve) else {

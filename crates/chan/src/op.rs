@@ -260,7 +260,7 @@ impl<T> Op<T> {
         // Woken because a counterpart completed the node (the usual reason to be polled): no
         // waker to register, which would clone one only to drop it unused.
         if let Check::Done(_) = signal.check() {
-            return self.finish_parked(chan, cx, false);
+            return self.finished(chan);
         }
         signal.register(cx.waker());
         let res = self.finish_parked(chan, cx, spin_allowed());
@@ -287,8 +287,15 @@ impl<T> Op<T> {
                 return Poll::Pending;
             }
         }
+        self.finished(chan)
+    }
+
+    /// A parked node a counterpart completed (its signal reads `DONE`): it is unlinked.
+    #[inline]
+    fn finished(&self, chan: &Chan<T>) -> Poll<()> {
         self.linked.set(false);
-        chan.stats.record(self.kind, p.node.stop_clock());
+        chan.stats
+            .record(self.kind, self.linked_parts().node.stop_clock());
         Poll::Ready(())
     }
 

@@ -465,10 +465,16 @@ unsafe impl<T> Link for WaiterLink<T> {
 }
 
 /// Wakers collected under a channel lock, woken after it is released.
+///
+/// Nearly every critical section completes at most one waiter, so the first waker has a field of
+/// its own and the rest go to a vector that is only allocated (and only dropped) when a second
+/// one comes: the common drop is two tests and the wake, with no loop over an empty vector.
 #[derive(Default, Debug)]
 pub struct Wakers {
     one: Option<Waker>,
-    more: Vec<Waker>,
+    /// Never dropped by the compiler's glue (its loop over the elements would run on every
+    /// drop): `wake_all` empties it and leaves it unallocated, so there is nothing to drop.
+    more: core::mem::ManuallyDrop<Vec<Waker>>,
 }
 
 impl Wakers {
@@ -483,19 +489,26 @@ impl Wakers {
         }
     }
 
+    /// Wakes them all, oldest first.
     #[inline]
     pub(crate) fn wake_all(&mut self) {
+        if self.more.capacity() != 0 {
+            return self.wake_with_more();
+        }
         if let Some(w) = self.one.take() {
             w.wake();
-            if !self.more.is_empty() {
-                self.wake_more();
-            }
         }
     }
 
+    /// `wake_all` once a second waker came: takes the vector out of the field first, so a
+    /// waker that panics leaves the rest to ordinary drops (dropped, not woken) and no leak.
     #[cold]
-    fn wake_more(&mut self) {
-        for w in self.more.drain(..) {
+    fn wake_with_more(&mut self) {
+        let more = core::mem::take(&mut *self.more);
+        if let Some(w) = self.one.take() {
+            w.wake();
+        }
+        for w in more {
             w.wake();
         }
     }
@@ -504,6 +517,65 @@ impl Wakers {
 impl Drop for Wakers {
     #[inline]
     fn drop(&mut self) {
+        // `wake_all` leaves `more` without an allocation (a `Vec` that never allocated owns
+        // nothing), so there is nothing else to drop.
         self.wake_all();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Wakers;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+
+    /// Records the order of wake-ups.
+    struct Probe {
+        id: usize,
+        log: Arc<Mutex<Vec<usize>>>,
+        drops: Arc<AtomicUsize>,
+    }
+
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {
+            self.log.lock().unwrap().push(self.id);
+        }
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn probes(n: usize) -> (Vec<Waker>, Arc<Mutex<Vec<usize>>>, Arc<AtomicUsize>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let wakers = (0..n)
+            .map(|id| {
+                Waker::from(Arc::new(Probe {
+                    id,
+                    log: log.clone(),
+                    drops: drops.clone(),
+                }))
+            })
+            .collect();
+        (wakers, log, drops)
+    }
+
+    #[test]
+    fn wakes_each_once_in_order_and_drops_them() {
+        for n in [0, 1, 2, 5] {
+            let (wakers, log, drops) = probes(n);
+            let mut w = Wakers::default();
+            w.push(None);
+            for waker in wakers {
+                w.push(Some(waker));
+            }
+            drop(w);
+            assert_eq!(*log.lock().unwrap(), (0..n).collect::<Vec<_>>(), "n = {n}");
+            assert_eq!(drops.load(SeqCst), n, "every waker released, n = {n}");
+        }
     }
 }
