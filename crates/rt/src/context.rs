@@ -16,8 +16,8 @@ use crate::task::{Header, TaskId};
 pub(crate) struct Context {
     /// The task being polled on this thread.
     pub(crate) current_task: Cell<Option<NonNull<Header>>>,
-    /// Coop budget left in the current task poll (`None`: unlimited, not in a task).
-    pub(crate) budget: Cell<Option<u16>>,
+    /// Coop budget left in the current task poll (`coop::UNLIMITED` outside a task).
+    pub(crate) budget: Cell<u32>,
     /// The current task poll's time slice, once its first coop budget has run out.
     pub(crate) slice: Cell<Option<crate::coop::Slice>>,
     /// The runtime this thread has entered: a `*const sched::Shared`, type-erased so that this
@@ -39,7 +39,7 @@ thread_local! {
     static CONTEXT: Context = const {
         Context {
             current_task: Cell::new(None),
-            budget: Cell::new(None),
+            budget: Cell::new(crate::coop::UNLIMITED),
             slice: Cell::new(None),
             runtime: Cell::new(std::ptr::null()),
             worker: Cell::new(std::ptr::null()),
@@ -73,7 +73,7 @@ impl Context {
 /// an outer poll that ran a nested one starts a new slice when its budget next runs out.
 pub(crate) struct EnterTask {
     prev_task: Option<NonNull<Header>>,
-    prev_budget: Option<u16>,
+    prev_budget: u32,
 }
 
 impl EnterTask {

@@ -53,15 +53,20 @@ pub(crate) struct Slice {
     granted: u16,
 }
 
-/// The budget a task poll starts with. Under loom the budget is off (`None`): loom runs its
-/// threads on one OS thread, so a thread-local budget would leak between model threads and make
-/// executions non-deterministic.
+/// The budget outside a task poll (and, under loom, inside one): so large it is never spent in
+/// practice, and simply refilled if it ever is. One word, charged like a task's (load, test,
+/// decrement, store), instead of an `Option` whose tag is tested and stored on every operation.
+pub(crate) const UNLIMITED: u32 = u32::MAX;
+
+/// The budget a task poll starts with. Under loom the budget is off ([`UNLIMITED`]): loom runs
+/// its threads on one OS thread, so a thread-local budget would leak between model threads and
+/// make executions non-deterministic.
 #[inline]
-pub(crate) fn initial_budget() -> Option<u16> {
+pub(crate) fn initial_budget() -> u32 {
     if cfg!(loom) {
-        None
+        UNLIMITED
     } else {
-        Some(INITIAL_BUDGET)
+        u32::from(INITIAL_BUDGET)
     }
 }
 
@@ -74,27 +79,35 @@ pub(crate) fn initial_budget() -> Option<u16> {
 #[inline]
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     crate::context::with(|c| {
-        let n = match c.budget.get() {
-            None => return Poll::Ready(RestoreOnPending(None)),
-            Some(0) => match renew(c) {
-                Some(n) => n,
+        let mut n = c.budget.get();
+        if n == 0 {
+            match refill(c) {
+                Some(fresh) => n = fresh,
                 None => {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-            },
-            Some(n) => n,
-        };
-        c.budget.set(Some(n - 1));
-        Poll::Ready(RestoreOnPending(Some(n)))
+            }
+        }
+        c.budget.set(n - 1);
+        Poll::Ready(RestoreOnPending(n))
     })
 }
 
-/// The budget is spent: a fresh one if the poll is still inside its time slice (which starts
-/// here the first time), sized by the pace of the last one (module docs); `None` once the slice
-/// is over.
+/// The budget is spent: inside a task poll, `renew`; outside one (or under loom), the spent
+/// [`UNLIMITED`] budget starts over.
 #[cold]
 #[inline(never)]
+fn refill(c: &crate::context::Context) -> Option<u32> {
+    if cfg!(loom) || c.current_task.get().is_none() {
+        return Some(UNLIMITED);
+    }
+    renew(c).map(u32::from)
+}
+
+/// A task poll's budget is spent: a fresh one if the poll is still inside its time slice (which
+/// starts here the first time), sized by the pace of the last one (module docs); `None` once the
+/// slice is over.
 fn renew(c: &crate::context::Context) -> Option<u16> {
     renew_at(c, Instant::now())
 }
@@ -126,21 +139,24 @@ fn renew_at(c: &crate::context::Context, now: Instant) -> Option<u16> {
 /// Refunds a unit of budget unless the operation made progress.
 #[derive(Debug)]
 #[must_use]
-pub struct RestoreOnPending(Option<u16>);
+pub struct RestoreOnPending(u32);
 
 impl RestoreOnPending {
     /// The operation completed: keep the unit spent.
     #[inline]
     pub fn made_progress(mut self) {
-        self.0 = None;
+        self.0 = 0;
     }
 }
 
 impl Drop for RestoreOnPending {
     #[inline]
     fn drop(&mut self) {
-        if let Some(n) = self.0 {
-            crate::context::with(|c| c.budget.set(Some(n)));
+        // The budget before the charge, never 0 (a spent budget is refilled before a charge);
+        // 0 once the operation made progress.
+        if self.0 != 0 {
+            let n = self.0;
+            crate::context::with(|c| c.budget.set(n));
         }
     }
 }
@@ -149,7 +165,7 @@ impl Drop for RestoreOnPending {
 /// task).
 pub fn has_budget_remaining() -> bool {
     crate::context::with(|c| {
-        c.budget.get() != Some(0) || renew(c).inspect(|&n| c.budget.set(Some(n))).is_some()
+        c.budget.get() != 0 || refill(c).inspect(|&n| c.budget.set(n)).is_some()
     })
 }
 
@@ -177,18 +193,21 @@ mod tests {
     use super::*;
     use std::task::Waker;
 
-    /// Runs `f` as inside a task poll whose time slice is `slice`.
+    /// Runs `f` as inside a task poll whose time slice is `slice`. The current task is a
+    /// dangling pointer: coop only asks whether there is one, and nothing else runs here.
     fn in_poll(slice: Option<Slice>, f: impl FnOnce()) {
         let prev = crate::context::with(|c| {
             (
-                c.budget.replace(Some(INITIAL_BUDGET)),
+                c.budget.replace(u32::from(INITIAL_BUDGET)),
                 c.slice.replace(slice),
+                c.current_task.replace(Some(std::ptr::NonNull::dangling())),
             )
         });
         f();
         crate::context::with(|c| {
             c.budget.set(prev.0);
             c.slice.set(prev.1);
+            c.current_task.set(prev.2);
         });
     }
 
@@ -212,7 +231,7 @@ mod tests {
     }
 
     fn budget() -> u16 {
-        crate::context::with(|c| c.budget.get()).unwrap()
+        u16::try_from(crate::context::with(|c| c.budget.get())).unwrap()
     }
 
     #[test]
@@ -233,6 +252,20 @@ mod tests {
             drop(g); // refunded
             assert_eq!(budget(), INITIAL_BUDGET);
         });
+    }
+
+    #[test]
+    fn outside_a_task_a_spent_budget_starts_over() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let prev = crate::context::with(|c| c.budget.replace(1));
+        spend(&mut cx, 3);
+        assert_eq!(
+            crate::context::with(|c| c.budget.get()),
+            UNLIMITED - 2,
+            "refilled once, then charged"
+        );
+        assert!(has_budget_remaining());
+        crate::context::with(|c| c.budget.set(prev));
     }
 
     #[test]
