@@ -80,6 +80,8 @@ pub(crate) struct WorkerCx {
     /// The pinned task woken last by a task running on this worker (see the module docs). Only
     /// this thread touches it.
     pinned_lifo: Cell<Option<Notified<LocalSched>>>,
+    /// The empty buffer traded for the inbox's list when taking it (`Inbox::take_into`).
+    inbox_spare: RefCell<Vec<Notified<LocalSched>>>,
     /// Where a full ring spills when this is the only worker (see `push_back`).
     overflow: LocalOverflow,
     parker: RefCell<Parker>,
@@ -250,6 +252,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, parts: WorkerParts, is_spar
         }),
         pinned: RefCell::new(VecDeque::new()),
         pinned_lifo: Cell::new(None),
+        inbox_spare: RefCell::new(Vec::new()),
         overflow: LocalOverflow(RefCell::new(VecDeque::new())),
         parker: RefCell::new(parts.parker),
         in_driver: Cell::new(false),
@@ -433,9 +436,12 @@ impl WorkerCx {
 
     fn next_task(&self, tick: u32) -> Option<Next> {
         let shared = &*self.shared;
-        let moved = shared.remotes[self.index].inbox.take();
-        if !moved.is_empty() {
-            self.pinned.borrow_mut().extend(moved);
+        {
+            let mut moved = self.inbox_spare.borrow_mut();
+            shared.remotes[self.index].inbox.take_into(&mut moved);
+            if !moved.is_empty() {
+                self.pinned.borrow_mut().extend(moved.drain(..));
+            }
         }
         let mut core = self.core.borrow_mut();
         if let Some(t) = core.lifo.take() {
