@@ -247,3 +247,107 @@ fn pinned_tasks_spawned_from_another_thread_all_start() {
         "a pinned task never started ({round} rounds)"
     );
 }
+
+/// Counts drops of what a pinned spawn was given (its `make` closure, or what it built).
+struct Dropped(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Pinned tasks spawned from another thread wait in their worker's inbox, not linked in its
+/// registry yet, until the worker takes them. If the runtime shuts down first, the worker
+/// cancels them as it leaves (cause "shutdown"): each `make` closure is dropped once, never run,
+/// and each join handle resolves.
+#[test]
+fn pinned_spawns_still_in_the_inbox_at_shutdown_are_cancelled() {
+    use spectrum_rt::cancel::CauseKind;
+    use spectrum_rt::{JoinError, Wait};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    // Keep the only worker inside one poll, so it takes nothing from its inbox meanwhile.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let release = Arc::new(AtomicBool::new(false));
+    let blocker = {
+        let release = release.clone();
+        rt.handle().spawn(async move {
+            entered_tx.send(()).unwrap();
+            while !release.load(SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    entered.recv().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let guard = Dropped(drops.clone());
+            let ran = ran.clone();
+            rt.handle().spawn_pinned(move || {
+                let _guard = guard;
+                ran.fetch_add(1, SeqCst);
+                async {}
+            })
+        })
+        .collect();
+    // Shut down with the spawns still queued: the blocker returns once shutdown has begun, and
+    // the worker then leaves its loop without taking another task.
+    let releaser = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            release.store(true, SeqCst);
+        })
+    };
+    drop(rt);
+    releaser.join().unwrap();
+    drop(blocker);
+    for h in handles {
+        match h.wait() {
+            Err(JoinError::Cancelled(cause)) => assert_eq!(cause.kind(), CauseKind::Shutdown),
+            other => panic!("expected a shutdown cancellation, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        ran.load(SeqCst),
+        0,
+        "a make closure ran after shutdown began"
+    );
+    assert_eq!(
+        drops.load(SeqCst),
+        8,
+        "each make closure is dropped exactly once"
+    );
+}
+
+/// A pinned spawn through a handle whose runtime has shut down is refused at the inbox and
+/// cancelled on the spot: its handle resolves at once, its closure is dropped unrun.
+#[test]
+fn pinned_spawn_after_shutdown_resolves_cancelled() {
+    use spectrum_rt::cancel::CauseKind;
+    use spectrum_rt::{JoinError, Wait};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    let drops = Arc::new(AtomicUsize::new(0));
+    for _ in 0..4 {
+        let guard = Dropped(drops.clone());
+        let h = handle.spawn_pinned(move || {
+            let _guard = guard;
+            async { unreachable!("built after shutdown") }
+        });
+        match h.wait() {
+            Err(JoinError::Cancelled(cause)) => assert_eq!(cause.kind(), CauseKind::Shutdown),
+            other => panic!("expected a shutdown cancellation, got {other:?}"),
+        }
+    }
+    assert_eq!(drops.load(SeqCst), 4);
+}

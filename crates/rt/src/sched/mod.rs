@@ -11,7 +11,10 @@
 //! Tasks pinned to a worker thread (`spawn_local`, `spawn_pinned`, and later fibers) live in that
 //! worker's own, unstealable queue; wake-ups from other threads reach it through the worker's
 //! `inbox`. They are registered in the worker's own registry so that, at shutdown, the worker
-//! drops them on their own thread.
+//! drops them on their own thread. One spawned from another thread is registered by the worker
+//! itself when it takes it from the inbox (never by the spawner, which would take the worker's
+//! registry lock from another core); until then it is not listed in `live_tasks` or dumps, and
+//! if the worker exits first it cancels it as it leaves.
 //!
 //! # Fairness
 //!
@@ -175,8 +178,8 @@ impl Progress {
 pub(crate) struct Remote {
     pub(crate) steal: queue::Steal<Notified<Sched>>,
     unpark: park::Unparker,
-    /// Pinned tasks woken from other threads.
-    inbox: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
+    /// Pinned tasks woken or spawned from other threads.
+    inbox: CachePadded<inbox::Inbox<Incoming>>,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
     /// Poll progress, for a watchdog that looks for stuck workers.
@@ -417,15 +420,20 @@ impl Shared {
     /// that woke itself, or one just spawned, waits its turn).
     fn schedule_pinned(&self, home: usize, task: Notified<LocalSched>, to_back: bool) {
         if let Err(task) = worker::try_schedule_pinned_local(self, home, task, to_back) {
-            let remote = &self.remotes[home];
-            // Refused when the home worker has exited: its sweep already cancelled the task, so
-            // this is a stale wake-up; the reference is released (after the inbox lock).
-            let pushed = remote.inbox.push_unless(task, || {
-                self.is_shutdown() && worker::is_stopped(self, home)
-            });
-            if pushed.is_ok() {
-                remote.unpark.unpark(self);
-            }
+            self.send_to(home, Incoming::Woken(task));
+        }
+    }
+
+    /// Puts `item` in worker `home`'s inbox and wakes the worker; once it has exited, discards
+    /// `item` instead (after the inbox lock: see [`Incoming::discard`]).
+    fn send_to(&self, home: usize, item: Incoming) {
+        let remote = &self.remotes[home];
+        let pushed = remote.inbox.push_unless(item, || {
+            self.is_shutdown() && worker::is_stopped(self, home)
+        });
+        match pushed {
+            Ok(()) => remote.unpark.unpark(self),
+            Err(item) => item.discard(),
         }
     }
 
@@ -598,6 +606,28 @@ impl Schedule for Sched {
 
     fn unhandled_panic(&self, task: &Header, payload: &PanicPayload) {
         with_shared(&self.rt, |s| s.on_unhandled_panic(task, payload));
+    }
+}
+
+/// What reaches a worker's inbox from other threads.
+pub(crate) enum Incoming {
+    /// A wake-up of a pinned task of this worker.
+    Woken(Notified<LocalSched>),
+    /// A pinned task just spawned for this worker by another thread. Its registry reference is
+    /// counted but not linked: the worker links it in its own registry when it takes it from the
+    /// inbox (`Registry::allocate_unlinked`), so the spawner takes no lock of that registry.
+    Spawned(Notified<LocalSched>),
+}
+
+impl Incoming {
+    /// Nobody will take it: the worker has exited. A wake-up is stale (the worker's sweep
+    /// cancelled the task) and only releases its reference; a spawned task, which the sweep
+    /// never saw, is cancelled here (cause "shutdown"), which resolves its join handle.
+    pub(crate) fn discard(self) {
+        match self {
+            Incoming::Woken(task) => drop(task),
+            Incoming::Spawned(task) => crate::task::cancel_unlinked(task),
+        }
     }
 }
 
@@ -819,6 +849,15 @@ where
         rt: shared.rt,
         home,
     };
+    if worker::current_worker_index(shared) != Some(home) {
+        // From another thread: the home worker links the task in its registry itself when it
+        // takes it from its inbox. Linking it here took that registry's lock from two cores, on
+        // every spawn and every completion, and the lock's line moved between them each time
+        // (fibers spread over two workers: `Registry::bind` was a tenth of the spawner's time).
+        let (join, task) = Registry::allocate_unlinked(future, sched, meta, 0);
+        shared.send_to(home, Incoming::Spawned(task));
+        return join;
+    }
     let (join, notified) = shared.remotes[home]
         .local_registry
         .bind(future, sched, meta, 0);

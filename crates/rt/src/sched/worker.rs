@@ -25,6 +25,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,8 +34,8 @@ use spectrum_sync::atomic::Ordering::*;
 use super::park::Parker;
 use super::queue::{self, Overflow};
 use super::rand::FastRand;
-use super::{LocalSched, Sched, Shared, MAX_LIFO_POLLS};
-use crate::task::Notified;
+use super::{Incoming, LocalSched, Sched, Shared, MAX_LIFO_POLLS};
+use crate::task::{Notified, RawTask};
 
 /// Rounds of [`PAUSES_PER_ROUND`] `spin_loop` hints a worker spends looking for work before it
 /// parks (512 hints, a few microseconds in all).
@@ -81,7 +82,7 @@ pub(crate) struct WorkerCx {
     /// this thread touches it.
     pinned_lifo: Cell<Option<Notified<LocalSched>>>,
     /// The empty buffer traded for the inbox's list when taking it (`Inbox::take_into`).
-    inbox_spare: RefCell<Vec<Notified<LocalSched>>>,
+    inbox_spare: RefCell<Vec<Incoming>>,
     /// Where a full ring spills when this is the only worker (see `push_back`).
     overflow: LocalOverflow,
     parker: RefCell<Parker>,
@@ -440,7 +441,7 @@ impl WorkerCx {
             let mut moved = self.inbox_spare.borrow_mut();
             shared.remotes[self.index].inbox.take_into(&mut moved);
             if !moved.is_empty() {
-                self.pinned.borrow_mut().extend(moved.drain(..));
+                self.accept(&mut moved);
             }
         }
         let mut core = self.core.borrow_mut();
@@ -489,6 +490,31 @@ impl WorkerCx {
         });
         core.run_queue.push_back_fitting(batch.into_iter());
         first.map(Next::Task)
+    }
+
+    /// Queues what the inbox held, in order; the tasks spawned for this worker by other threads
+    /// are linked in its registry first, under one lock for the batch.
+    #[cold]
+    fn accept(&self, moved: &mut Vec<Incoming>) {
+        let registry = &self.shared.remotes[self.index].local_registry;
+        let spawned = || {
+            moved.iter().filter_map(|item| match item {
+                Incoming::Spawned(task) => Some(RawTask(NonNull::from(task.header()))),
+                Incoming::Woken(_) => None,
+            })
+        };
+        // The registry closes only in `shutdown`, after this worker's last `next_task`.
+        if spawned().next().is_some() && !registry.link_spawned(spawned()) {
+            for item in moved.drain(..) {
+                item.discard();
+            }
+            return;
+        }
+        self.pinned
+            .borrow_mut()
+            .extend(moved.drain(..).map(|item| match item {
+                Incoming::Woken(task) | Incoming::Spawned(task) => task,
+            }));
     }
 
     fn steal_work(&self) -> Option<Next> {
@@ -650,7 +676,9 @@ impl WorkerCx {
             let leftovers = shared.remotes[self.index]
                 .inbox
                 .take_locked(|| shared.remotes[self.index].progress.stop());
-            drop(leftovers);
+            for item in leftovers {
+                item.discard();
+            }
         }
         self.pinned.borrow_mut().clear();
         drop(self.pinned_lifo.take());

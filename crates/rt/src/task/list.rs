@@ -177,22 +177,8 @@ impl Registry {
         S: Schedule,
     {
         let shard = shard & (self.shards.len() as u32 - 1);
-        #[cfg(feature = "tracing")]
-        let future = {
-            use tracing::Instrument as _;
-            let span = tracing::trace_span!(
-                target: "spectrum::task",
-                "task",
-                id = id.as_u64(),
-                name = meta.name.as_deref(),
-                kind = ?meta.kind,
-                spawned_at = %meta.location,
-            );
-            future.instrument(span)
-        };
-        let raw = RawTask(Cell::allocate(future, scheduler, id, meta, shard));
-        let join = JoinHandle::new(raw);
-        let notified = Notified(Task::from_raw(raw));
+        let (join, notified) = allocate(future, scheduler, meta, shard, id);
+        let raw = RawTask(NonNull::from(notified.header()));
         {
             let mut guard = self.shard(shard).lock();
             if !guard.closed {
@@ -200,17 +186,38 @@ impl Registry {
                 return (join, Some(notified));
             }
         }
-        // Closed: cancel on the spot. Spawn-time state is NOTIFIED and not running, so the claim
-        // succeeds; the Notified we made is then stale and released below.
-        raw.header().set_cause(CancelCause::shutdown());
-        let claimed = raw.header().state.transition_to_shutdown();
-        debug_assert!(claimed);
-        // SAFETY: we hold RUNNING from the claim.
-        unsafe { raw.shutdown() };
-        // The registry reference we never linked, then the Notified's.
-        raw.drop_reference();
-        drop(notified);
+        cancel_unlinked(notified);
         (join, None)
+    }
+
+    /// Allocates a task whose registry reference is counted but not linked yet: the caller links
+    /// it with [`link_spawned`](Self::link_spawned) (the worker it is pinned to does, on its own
+    /// thread, so a spawn from another worker takes no lock of this registry), or, if that
+    /// cannot happen any more, gives it to [`cancel_unlinked`].
+    pub(crate) fn allocate_unlinked<F, S>(
+        future: F,
+        scheduler: S,
+        meta: Meta,
+        shard: u32,
+    ) -> (JoinHandle<F::Output>, Notified<S>)
+    where
+        F: Future + 'static,
+        S: Schedule,
+    {
+        allocate(future, scheduler, meta, shard, TaskId::next())
+    }
+
+    /// Links tasks from `allocate_unlinked` into this registry's shard 0, under one lock; false
+    /// (nothing linked) once the registry is closed.
+    pub(crate) fn link_spawned(&self, tasks: impl Iterator<Item = RawTask>) -> bool {
+        let mut guard = self.shard(0).lock();
+        if guard.closed {
+            return false;
+        }
+        for raw in tasks {
+            guard.list.push_front(raw);
+        }
+        true
     }
 
     /// Unlinks a completing task. Returns `true` when it was linked: the caller now owns the
@@ -324,6 +331,53 @@ impl Registry {
             });
         }
     }
+}
+
+/// Allocates a task (traced, with the `tracing` feature): its join handle and its first
+/// `Notified`; the third reference is the registry's, linked or not by the caller. Inlined so
+/// the future is written straight into the new cell, not built on the stack and copied.
+#[inline(always)]
+fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    meta: Meta,
+    shard: u32,
+    id: TaskId,
+) -> (JoinHandle<F::Output>, Notified<S>)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    #[cfg(feature = "tracing")]
+    let future = {
+        use tracing::Instrument as _;
+        let span = tracing::trace_span!(
+            target: "spectrum::task",
+            "task",
+            id = id.as_u64(),
+            name = meta.name.as_deref(),
+            kind = ?meta.kind,
+            spawned_at = %meta.location,
+        );
+        future.instrument(span)
+    };
+    let raw = RawTask(Cell::allocate(future, scheduler, id, meta, shard));
+    (JoinHandle::new(raw), Notified(Task::from_raw(raw)))
+}
+
+/// Cancels a task whose registry reference was never linked (the registry closed first): on
+/// the spot, cause "shutdown". It has never run and nothing else holds its `Notified`, so the
+/// claim succeeds; then the unlinked registry reference and `notified` are released.
+pub(crate) fn cancel_unlinked<S: 'static>(notified: Notified<S>) {
+    let raw = RawTask(NonNull::from(notified.header()));
+    raw.header().set_cause(CancelCause::shutdown());
+    let claimed = raw.header().state.transition_to_shutdown();
+    debug_assert!(claimed);
+    // SAFETY: we hold RUNNING from the claim.
+    unsafe { raw.shutdown() };
+    // The registry reference we never linked, then the Notified's.
+    raw.drop_reference();
+    drop(notified);
 }
 
 impl std::fmt::Debug for Registry {

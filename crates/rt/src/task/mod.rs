@@ -71,7 +71,7 @@ pub use spawn::{block_in_place, spawn, spawn_blocking, spawn_local, yield_now, B
 pub use wait_on::{note_wait, note_wait_by, WaitOn};
 
 pub(crate) use id::{Meta, TaskName};
-pub(crate) use list::Registry;
+pub(crate) use list::{cancel_unlinked, Registry};
 pub(crate) use raw::{Header, RawTask};
 
 /// What a task needs from whoever runs it.
