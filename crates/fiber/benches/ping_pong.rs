@@ -132,18 +132,24 @@ fn fibers(rt: &Runtime, local: bool) -> Duration {
         CROSS_ROUND_TRIPS
     };
     let _g = rt.enter();
+    let (ping_tx, ping_rx) = spectrum_chan::bounded::<u64>(0);
+    let (pong_tx, pong_rx) = spectrum_chan::bounded::<u64>(0);
+    let body = move || {
+        while let Ok(v) = ping_rx.recv().wait() {
+            pong_tx.send(v).wait().unwrap();
+        }
+    };
+    // Two workers: both fibers spawned from this thread, outside the runtime, which queues them
+    // round-robin (a fiber spawned from a fiber is queued on its own worker).
+    let (mut body, mut remote) = (Some(body), None);
+    if !local {
+        remote = body.take().map(spectrum_fiber::spawn);
+    }
     spectrum_fiber::spawn(move || {
-        let (ping_tx, ping_rx) = spectrum_chan::bounded::<u64>(0);
-        let (pong_tx, pong_rx) = spectrum_chan::bounded::<u64>(0);
-        let body = move || {
-            while let Ok(v) = ping_rx.recv().wait() {
-                pong_tx.send(v).wait().unwrap();
-            }
-        };
-        let other = if local {
-            spectrum_fiber::spawn_local(body)
-        } else {
-            spectrum_fiber::spawn(body)
+        let other = match (body, remote) {
+            (Some(body), _) => spectrum_fiber::spawn_local(body),
+            (None, Some(other)) => other,
+            (None, None) => unreachable!(),
         };
         let start = Instant::now();
         for i in 0..rounds {
@@ -307,7 +313,7 @@ fn main() {
         },
     ];
     println!(
-        "\n(`spawn` spreads fibers round-robin, so a pair spawned one after the other lands on"
+        "\n(`spawn` from outside the runtime queues fibers round-robin, so a pair spawned one after the other lands on"
     );
     println!(" two workers; every hop then wakes a parked worker thread)");
     harness::compare(

@@ -138,7 +138,7 @@ fn main() {
     let rt = Runtime::builder().workers(2).build().unwrap();
     let mut all = [
         Contender {
-            name: "spectrum fibers (spawn: spread over 2 workers)",
+            name: "spectrum fibers (spawn, 2 workers)",
             run: Box::new(|| fibers(&rt, false, N)),
         },
         Contender {

@@ -11,8 +11,10 @@ use crate::stack::{self, DEFAULT_STACK_SIZE};
 ///
 /// `f` runs as sync-style code on a stack of its own: every `.wait()` inside it (on a channel,
 /// a timer, a socket, a `JoinHandle`, any future) suspends only the fiber, and its worker runs
-/// other tasks meanwhile. The fiber is pinned to one worker thread, chosen round-robin, and never
-/// leaves it. The handle is the one async tasks have: awaiting (or `.wait()`ing) it gives `f`'s
+/// other tasks meanwhile. The fiber is pinned to the worker thread that first runs it and never
+/// leaves it: it is queued on the spawning worker (round-robin when spawned from outside the
+/// runtime), and a worker with nothing to do may take it before it starts, as Go's idle
+/// processors steal goroutines that have not run. The handle is the one async tasks have: awaiting (or `.wait()`ing) it gives `f`'s
 /// value or a [`JoinError`](spectrum_rt::JoinError); **dropping it cancels the fiber**, which
 /// then unwinds its stack at its next suspension point, running destructors (call
 /// [`JoinHandle::detach`] to let it run on). A panic inside `f` arrives as

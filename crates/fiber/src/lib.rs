@@ -34,8 +34,9 @@
 //! # Design
 //!
 //! **A fiber is a pinned task.** [`spawn`] creates the fiber's future with
-//! `task::Builder::spawn_pinned` (listed as a fiber, under its name, in task lists and dumps; on
-//! a worker chosen round-robin, so fibers spread across workers at spawn); the future holds a
+//! `task::Builder::spawn_pinned` (listed as a fiber, under its name, in task lists and dumps;
+//! queued on the spawning worker, round-robin from outside the runtime, and pinned to whichever
+//! worker first runs it: idle workers take fibers that have not started); the future holds a
 //! corosensei coroutine on a stack of its own. Polling the task resumes the coroutine with the
 //! fiber's `spectrum_rt::wait::SuspendPoint` entered, so `.wait()` inside it polls the future
 //! with the task's waker and, while it is pending, switches back to the worker: the poll returns

@@ -88,7 +88,9 @@ fn fibers_spread_across_workers_at_spawn() {
         .collect();
     let threads: std::collections::HashSet<_> =
         fibers.into_iter().map(|f| f.wait().unwrap()).collect();
-    assert_eq!(threads.len(), 4, "round-robin over 4 workers");
+    // Spawned from outside the runtime: queued round-robin, though an idle worker may take one
+    // queued on another before it starts, so the exact spread is not fixed.
+    assert!(threads.len() >= 2, "all 8 fibers ran on one of 4 workers");
 }
 
 #[test]

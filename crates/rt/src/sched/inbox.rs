@@ -1,5 +1,6 @@
-//! A worker's inbox: pinned tasks woken or spawned from other threads, which only that worker
-//! may run.
+//! A worker's inbox: pinned tasks woken from other threads, which only that worker may run; and,
+//! in a second instance, its queue of pinned tasks spawned for it that have not started yet,
+//! which an idle worker may steal a share of ([`Inbox::steal_share`]).
 //!
 //! A mutex-guarded list plus a count that the worker reads without the lock on every scheduling
 //! decision (`next_task`, `has_local_work`, the paused clock's `can_auto_advance`). The count is
@@ -7,11 +8,13 @@
 //! behind the list: a worker that zeroed it after releasing the lock once erased the count of a
 //! task pushed in between, and that task sat in the inbox unseen (loom model below).
 
+use std::collections::VecDeque;
+
 use spectrum_sync::atomic::{AtomicUsize, Ordering::*};
 use spectrum_sync::Mutex;
 
 pub(crate) struct Inbox<T> {
-    list: Mutex<Vec<T>>,
+    list: Mutex<VecDeque<T>>,
     /// `list.len()`, readable without the lock; written only under it.
     len: AtomicUsize,
 }
@@ -19,7 +22,7 @@ pub(crate) struct Inbox<T> {
 impl<T> Inbox<T> {
     pub(crate) fn new() -> Inbox<T> {
         Inbox {
-            list: Mutex::new(Vec::new()),
+            list: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
         }
     }
@@ -31,7 +34,7 @@ impl<T> Inbox<T> {
         if refuse() {
             return Err(item);
         }
-        list.push(item);
+        list.push_back(item);
         // Release: pairs with the Acquire load in `is_empty`, so a worker that sees the count
         // takes the list with the item in it (under the lock, which orders the rest).
         self.len.store(list.len(), Release);
@@ -52,7 +55,7 @@ impl<T> Inbox<T> {
     /// block on the worker's, in the pusher's allocator arena, whose lock the two threads then
     /// fought over (glibc's futex wake showed in a profile of fibers spawned across workers).
     #[inline]
-    pub(crate) fn take_into(&self, into: &mut Vec<T>) {
+    pub(crate) fn take_into(&self, into: &mut VecDeque<T>) {
         debug_assert!(into.is_empty());
         if self.is_empty() {
             return;
@@ -63,9 +66,39 @@ impl<T> Inbox<T> {
         core::mem::swap(&mut *list, into);
     }
 
+    /// How many wait (a hint without the lock, as `is_empty`).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        // Acquire: as in `is_empty`.
+        self.len.load(Acquire)
+    }
+
+    /// Moves the oldest `1 / parts` of what waits, rounded up, at most `max`, into `into`, if at
+    /// least `min` wait. Returns how many moved.
+    pub(crate) fn steal_share(
+        &self,
+        into: &mut Vec<T>,
+        parts: usize,
+        min: usize,
+        max: usize,
+    ) -> usize {
+        if self.len() < min.max(1) {
+            return 0;
+        }
+        let mut list = self.list.lock();
+        if list.len() < min {
+            return 0;
+        }
+        let n = list.len().div_ceil(parts.max(1)).min(max);
+        into.extend(list.drain(..n));
+        // Relaxed: under the lock, like every write of the count (module docs).
+        self.len.store(list.len(), Relaxed);
+        n
+    }
+
     /// Takes everything under the lock after running `then` there (the worker's exit marks
     /// itself stopped inside, so a late push is either taken here or refused).
-    pub(crate) fn take_locked(&self, then: impl FnOnce()) -> Vec<T> {
+    pub(crate) fn take_locked(&self, then: impl FnOnce()) -> VecDeque<T> {
         let mut list = self.list.lock();
         then();
         // Relaxed: under the lock, like every write of the count (module docs).
@@ -93,15 +126,43 @@ mod loom_tests {
                     inbox.push_unless(2, || false).unwrap();
                 })
             };
-            let mut got = Vec::new();
+            let mut got = VecDeque::new();
             inbox.take_into(&mut got);
             pusher.join().unwrap();
-            let mut rest = Vec::new();
+            let mut rest = VecDeque::new();
             inbox.take_into(&mut rest);
             got.extend(rest);
-            got.sort_unstable();
+            got.make_contiguous().sort_unstable();
             assert_eq!(got, [1, 2], "an item was stranded in the inbox");
             assert!(inbox.is_empty());
+        });
+    }
+
+    /// A thief stealing while the owner pushes and takes: every item ends up with exactly one
+    /// of them.
+    #[test]
+    fn loom_inbox_steal_share_races_push_and_take() {
+        spectrum_sync::model(|| {
+            let inbox = Arc::new(Inbox::new());
+            inbox.push_unless(1, || false).unwrap();
+            let thief = {
+                let inbox = inbox.clone();
+                thread::spawn(move || {
+                    let mut got = Vec::new();
+                    inbox.steal_share(&mut got, 2, 1, 8);
+                    got
+                })
+            };
+            inbox.push_unless(2, || false).unwrap();
+            let mut mine = VecDeque::new();
+            inbox.take_into(&mut mine);
+            let mut all: Vec<i32> = thief.join().unwrap();
+            all.extend(mine);
+            let mut rest = VecDeque::new();
+            inbox.take_into(&mut rest);
+            all.extend(rest);
+            all.sort_unstable();
+            assert_eq!(all, [1, 2], "an item was lost or taken twice");
         });
     }
 }

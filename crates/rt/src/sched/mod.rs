@@ -8,13 +8,16 @@
 //! ring; at most half of the workers search at once ([`idle`]). Workers with nothing to do park,
 //! one of them on the I/O + timer driver ([`park`]).
 //!
-//! Tasks pinned to a worker thread (`spawn_local`, `spawn_pinned`, and later fibers) live in that
-//! worker's own, unstealable queue; wake-ups from other threads reach it through the worker's
-//! `inbox`. They are registered in the worker's own registry so that, at shutdown, the worker
-//! drops them on their own thread. One spawned from another thread is registered by the worker
-//! itself when it takes it from the inbox (never by the spawner, which would take the worker's
-//! registry lock from another core); until then it is not listed in `live_tasks` or dumps, and
-//! if the worker exits first it cancels it as it leaves.
+//! Tasks pinned to a worker thread (`spawn_local`, `spawn_pinned`, fibers) live in that worker's
+//! own, unstealable queue once started; wake-ups from other threads reach it through the
+//! worker's `inbox`. They are registered in the worker's own registry so that, at shutdown, the
+//! worker drops them on their own thread. A `spawn_pinned` task (fibers are ones) waits in the
+//! `fresh` queue of the worker it was queued for (the spawning worker; round-robin from other
+//! threads) until a worker takes it: its own, or an idle one that steals a share of it (Go's
+//! idle processors stealing goroutines that have not run). Whoever takes it pins it, links it in
+//! its own registry (the spawner never takes another worker's registry lock) and runs it; until
+//! then it is not listed in `live_tasks` or dumps, and if its worker exits first it cancels it
+//! as it leaves.
 //!
 //! # Fairness
 //!
@@ -178,8 +181,13 @@ impl Progress {
 pub(crate) struct Remote {
     pub(crate) steal: queue::Steal<Notified<Sched>>,
     unpark: park::Unparker,
-    /// Pinned tasks woken or spawned from other threads.
-    inbox: CachePadded<inbox::Inbox<Incoming>>,
+    /// Pinned tasks of this worker woken from other threads.
+    inbox: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
+    /// Pinned tasks spawned for this worker that have not started: not linked in any registry
+    /// yet (`Registry::allocate_unlinked`), so the worker takes them all and links them in its
+    /// own, or an idle worker steals half of them and links them in its own (Go's idle `P`s
+    /// stealing goroutines that have not run). A task is pinned to the worker that first runs it.
+    fresh: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
     /// Poll progress, for a watchdog that looks for stuck workers.
@@ -275,6 +283,18 @@ impl Shared {
         self.coarse_ms.store(ms, Relaxed);
     }
 
+    /// The worker a new pinned task is queued for: the current one when this thread is one of
+    /// this runtime's workers (an idle worker may steal it before it starts), else the next one
+    /// round-robin.
+    pub(crate) fn pinned_home(&self) -> usize {
+        if let Some(me) = worker::current_worker_index(self) {
+            if me < self.num_workers() {
+                return me;
+            }
+        }
+        self.next_pinned_home()
+    }
+
     /// The next worker for a pinned task (round-robin).
     pub(crate) fn next_pinned_home(&self) -> usize {
         // Relaxed: round-robin needs no ordering.
@@ -306,7 +326,7 @@ impl Shared {
             && self
                 .remotes
                 .iter()
-                .all(|r| r.steal.is_empty() && r.inbox.is_empty())
+                .all(|r| r.steal.is_empty() && r.inbox.is_empty() && r.fresh.is_empty())
     }
 
     /// Spawns a task with the given name and spawn site.
@@ -420,21 +440,44 @@ impl Shared {
     /// that woke itself, or one just spawned, waits its turn).
     fn schedule_pinned(&self, home: usize, task: Notified<LocalSched>, to_back: bool) {
         if let Err(task) = worker::try_schedule_pinned_local(self, home, task, to_back) {
-            self.send_to(home, Incoming::Woken(task));
+            let remote = &self.remotes[home];
+            // Refused when the home worker has exited: its sweep already cancelled the task, so
+            // this is a stale wake-up; the reference is released (after the inbox lock).
+            let pushed = remote.inbox.push_unless(task, || {
+                self.is_shutdown() && worker::is_stopped(self, home)
+            });
+            if pushed.is_ok() {
+                remote.unpark.unpark(self);
+            }
         }
     }
 
-    /// Puts `item` in worker `home`'s inbox and wakes the worker; once it has exited, discards
-    /// `item` instead (after the inbox lock: see [`Incoming::discard`]).
-    fn send_to(&self, home: usize, item: Incoming) {
+    /// Queues a pinned task that has not started (and is not linked in any registry) for worker
+    /// `home`, and wakes it, or, if this is that worker, an idle one that may steal it. Once
+    /// `home` has exited, cancels the task instead (cause "shutdown"): nobody else would.
+    fn submit_fresh(&self, home: usize, task: Notified<LocalSched>) {
         let remote = &self.remotes[home];
-        let pushed = remote.inbox.push_unless(item, || {
+        let pushed = remote.fresh.push_unless(task, || {
             self.is_shutdown() && worker::is_stopped(self, home)
         });
         match pushed {
+            Err(task) => crate::task::cancel_unlinked(task),
+            Ok(()) if worker::current_worker_index(self) == Some(home) => {
+                if self.num_workers() > 1 {
+                    self.notify_parked();
+                }
+            }
             Ok(()) => remote.unpark.unpark(self),
-            Err(item) => item.discard(),
         }
+    }
+
+    /// True if some worker other than `me` holds at least `min` pinned tasks that have not
+    /// started.
+    pub(crate) fn fresh_elsewhere(&self, me: usize, min: usize) -> bool {
+        self.remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != me && r.fresh.len() >= min)
     }
 
     /// Every live task (async, pinned and blocking), sorted by id.
@@ -609,47 +652,46 @@ impl Schedule for Sched {
     }
 }
 
-/// What reaches a worker's inbox from other threads.
-pub(crate) enum Incoming {
-    /// A wake-up of a pinned task of this worker.
-    Woken(Notified<LocalSched>),
-    /// A pinned task just spawned for this worker by another thread. Its registry reference is
-    /// counted but not linked: the worker links it in its own registry when it takes it from the
-    /// inbox (`Registry::allocate_unlinked`), so the spawner takes no lock of that registry.
-    Spawned(Notified<LocalSched>),
-}
-
-impl Incoming {
-    /// Nobody will take it: the worker has exited. A wake-up is stale (the worker's sweep
-    /// cancelled the task) and only releases its reference; a spawned task, which the sweep
-    /// never saw, is cancelled here (cause "shutdown"), which resolves its join handle.
-    pub(crate) fn discard(self) {
-        match self {
-            Incoming::Woken(task) => drop(task),
-            Incoming::Spawned(task) => crate::task::cancel_unlinked(task),
-        }
-    }
-}
-
 /// The scheduler of tasks pinned to one worker thread.
-#[derive(Clone, Copy)]
 pub(crate) struct LocalSched {
     rt: RtRef,
-    home: usize,
+    /// The worker the task is pinned to. Changed only before its first poll, by a worker that
+    /// stole it from another's `fresh` queue (`rehome`), while that worker holds the task's only
+    /// `Notified`: nothing else schedules a task that is already notified.
+    home: AtomicUsize,
+}
+
+impl LocalSched {
+    #[inline]
+    fn home(&self) -> usize {
+        // Acquire: pairs with the Release in `rehome` (the thief then polls the task, and any
+        // other thread reaches it through what that poll published).
+        self.home.load(Acquire)
+    }
+
+    /// Pins `task`, stolen before its first poll, to worker `to`.
+    pub(crate) fn rehome(task: &Notified<LocalSched>, to: usize) {
+        let raw = RawTask(std::ptr::NonNull::from(task.header()));
+        // SAFETY: every task in a `fresh` queue was allocated with a `LocalSched`; `task` keeps
+        // it alive.
+        let sched = unsafe { raw.scheduler::<LocalSched>() };
+        // Release: pairs with the Acquire in `home`.
+        sched.home.store(to, Release);
+    }
 }
 
 impl Schedule for LocalSched {
     fn schedule(&self, task: Notified<Self>) {
-        with_shared(&self.rt, |s| s.schedule_pinned(self.home, task, false));
+        with_shared(&self.rt, |s| s.schedule_pinned(self.home(), task, false));
     }
 
     fn yield_now(&self, task: Notified<Self>) {
-        with_shared(&self.rt, |s| s.schedule_pinned(self.home, task, true));
+        with_shared(&self.rt, |s| s.schedule_pinned(self.home(), task, true));
     }
 
     fn release(&self, task: RawTask) -> bool {
         with_shared(&self.rt, |s| {
-            s.remotes[self.home].local_registry.remove(task)
+            s.remotes[self.home()].local_registry.remove(task)
         })
         .unwrap_or(false)
     }
@@ -736,9 +778,11 @@ impl Handle {
         crate::blocking::spawn_blocking_on(&self.shared, f, None, Location::caller())
     }
 
-    /// Spawns a task pinned to one worker thread, chosen round-robin: `make` runs on that thread
-    /// and builds the future there, so the future itself need not be `Send` (tokio-util's
-    /// `LocalPoolHandle::spawn_pinned`). Pinned tasks never migrate.
+    /// Spawns a task pinned to one worker thread: `make` runs on that thread and builds the
+    /// future there, so the future itself need not be `Send` (tokio-util's
+    /// `LocalPoolHandle::spawn_pinned`). Pinned tasks never migrate once started. The task is
+    /// queued on the calling worker (round-robin from other threads); an idle worker may take
+    /// it before it starts, as Go's idle processors steal goroutines that have not run.
     #[track_caller]
     pub fn spawn_pinned<M, F>(&self, make: M) -> JoinHandle<F::Output>
     where
@@ -746,7 +790,7 @@ impl Handle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        let home = self.shared.next_pinned_home();
+        let home = self.shared.pinned_home();
         spawn_pinned_on(
             &self.shared,
             home,
@@ -807,7 +851,9 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Spawns a future built by `make` on worker `home`.
+/// Spawns a future built by `make`, pinned to the worker that first polls it: queued for worker
+/// `home` (see `Shared::pinned_home`), which takes it unless an idle worker steals it first
+/// (`Remote::fresh`). `make` runs on the worker it is pinned to.
 pub(crate) fn spawn_pinned_on<M, F>(
     shared: &Shared,
     home: usize,
@@ -821,17 +867,21 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    spawn_local_here(
-        shared,
-        home,
-        PinnedFuture::Make(Some(make)),
-        name,
-        kind,
-        location,
-    )
+    let meta = shared.meta(name, location, kind);
+    let sched = LocalSched {
+        rt: shared.rt,
+        home: AtomicUsize::new(home),
+    };
+    // Not linked in a registry until a worker takes it: the one that does links it in its own
+    // (linking here took the home worker's registry lock from the spawner's core, and that
+    // worker took it again to unlink the finished task: the lock's line crossed cores twice per
+    // fiber, a tenth of the time of fibers spawned over two workers).
+    let (join, task) = Registry::allocate_unlinked(PinnedFuture::Make(Some(make)), sched, meta, 0);
+    shared.submit_fresh(home, task);
+    join
 }
 
-/// Spawns a future pinned to worker `home` (a `!Send` one when called on that worker).
+/// Spawns a `!Send` future pinned to worker `home`, the current one.
 pub(crate) fn spawn_local_here<F>(
     shared: &Shared,
     home: usize,
@@ -844,20 +894,12 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    debug_assert_eq!(worker::current_worker_index(shared), Some(home));
     let meta = shared.meta(name, location, kind);
     let sched = LocalSched {
         rt: shared.rt,
-        home,
+        home: AtomicUsize::new(home),
     };
-    if worker::current_worker_index(shared) != Some(home) {
-        // From another thread: the home worker links the task in its registry itself when it
-        // takes it from its inbox. Linking it here took that registry's lock from two cores, on
-        // every spawn and every completion, and the lock's line moved between them each time
-        // (fibers spread over two workers: `Registry::bind` was a tenth of the spawner's time).
-        let (join, task) = Registry::allocate_unlinked(future, sched, meta, 0);
-        shared.send_to(home, Incoming::Spawned(task));
-        return join;
-    }
     let (join, notified) = shared.remotes[home]
         .local_registry
         .bind(future, sched, meta, 0);
@@ -942,6 +984,7 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
             steal,
             unpark: unparker,
             inbox: CachePadded::new(inbox::Inbox::new()),
+            fresh: CachePadded::new(inbox::Inbox::new()),
             local_registry: Registry::new(1),
             progress: CachePadded::new(Progress::default()),
             blocked: AtomicBool::new(false),

@@ -77,6 +77,16 @@ pub(crate) struct Cell<F: Future, S> {
     pub(crate) stage: UnsafeCell<Stage<F>>,
 }
 
+// `RawTask::scheduler` finds the scheduler after the header without knowing the future's type.
+const _: () = {
+    type F = std::future::Ready<[u64; 8]>;
+    assert!(
+        core::mem::offset_of!(Cell<F, u8>, scheduler) == core::mem::size_of::<Header>()
+            && core::mem::offset_of!(Cell<F, [u128; 3]>, scheduler)
+                == core::mem::size_of::<Header>().next_multiple_of(16)
+    );
+};
+
 /// What the task holds: the future, then its output, then nothing once the output is taken.
 pub(crate) enum Stage<F: Future> {
     Running(F),
@@ -182,6 +192,20 @@ impl RawTask {
         // SAFETY: a `RawTask` is only made from a live allocation, and the caller holds a
         // reference (or the registry lock) for as long as it uses it.
         unsafe { self.0.as_ref() }
+    }
+
+    /// The task's scheduler, without knowing its future's type: `Cell` is `repr(C)` with the
+    /// header first and the scheduler right after it, so the scheduler's offset depends on the
+    /// header and `S` alone.
+    ///
+    /// # Safety
+    ///
+    /// The task was allocated with a scheduler of type `S`.
+    pub(crate) unsafe fn scheduler<S>(&self) -> &S {
+        let offset = core::mem::size_of::<Header>().next_multiple_of(core::mem::align_of::<S>());
+        // SAFETY: per the caller, a `Cell<F, S>` starts here, whose `scheduler` field sits at
+        // `offset` (repr(C)); the caller's reference keeps the cell alive.
+        unsafe { &*self.0.as_ptr().cast::<u8>().add(offset).cast::<S>() }
     }
 
     /// # Safety

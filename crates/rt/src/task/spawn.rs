@@ -155,8 +155,9 @@ impl Builder {
         }
     }
 
-    /// Spawns a task pinned to one worker of the current runtime (round-robin): `make` runs on
-    /// that worker and builds the future there, so the future need not be `Send`. See
+    /// Spawns a task pinned to one worker of the current runtime (queued on the calling worker,
+    /// round-robin from other threads; an idle worker may take it before it starts): `make`
+    /// runs on that worker and builds the future there, so the future need not be `Send`. See
     /// [`Handle::spawn_pinned`].
     ///
     /// # Panics
@@ -173,7 +174,7 @@ impl Builder {
         let kind = self.pinned_kind();
         sched::with_current(|s| match s {
             Some(s) => {
-                let home = s.next_pinned_home();
+                let home = s.pinned_home();
                 sched::spawn_pinned_on(s, home, make, self.name, kind, location)
             }
             None => no_runtime("spawn_pinned"),
@@ -192,7 +193,7 @@ impl Builder {
         let kind = self.pinned_kind();
         sched::spawn_pinned_on(
             s,
-            s.next_pinned_home(),
+            s.pinned_home(),
             make,
             self.name,
             kind,
