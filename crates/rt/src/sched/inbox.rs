@@ -44,8 +44,7 @@ impl<T> Inbox<T> {
     /// True if nothing waits (a hint without the lock; exact once pushers are done).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        // Acquire: pairs with the Release store in `push_unless`.
-        self.len.load(Acquire) == 0
+        self.len() == 0
     }
 
     /// Moves everything that waits into `into`, which must be empty (nothing, without locking,
@@ -66,10 +65,11 @@ impl<T> Inbox<T> {
         core::mem::swap(&mut *list, into);
     }
 
-    /// How many wait (a hint without the lock, as `is_empty`).
+    /// How many wait (a hint without the lock; exact once pushers are done).
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        // Acquire: as in `is_empty`.
+        // Acquire: pairs with the Release store in `push_unless`, so a worker that sees the
+        // count takes the list with the item in it (under the lock, which orders the rest).
         self.len.load(Acquire)
     }
 

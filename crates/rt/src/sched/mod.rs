@@ -185,8 +185,8 @@ pub(crate) struct Remote {
     inbox: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
     /// Pinned tasks spawned for this worker that have not started: not linked in any registry
     /// yet (`Registry::allocate_unlinked`), so the worker takes them all and links them in its
-    /// own, or an idle worker steals half of them and links them in its own (Go's idle `P`s
-    /// stealing goroutines that have not run). A task is pinned to the worker that first runs it.
+    /// own, or an idle worker steals its share of them and links them in its own (Go's idle
+    /// `P`s stealing goroutines that have not run). A task is pinned to the worker that first runs it.
     fresh: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
@@ -790,10 +790,8 @@ impl Handle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        let home = self.shared.pinned_home();
         spawn_pinned_on(
             &self.shared,
-            home,
             make,
             None,
             TaskKind::Local,
@@ -851,12 +849,11 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Spawns a future built by `make`, pinned to the worker that first polls it: queued for worker
-/// `home` (see `Shared::pinned_home`), which takes it unless an idle worker steals it first
+/// Spawns a future built by `make`, pinned to the worker that first polls it: queued for the
+/// worker `Shared::pinned_home` names, which takes it unless an idle worker steals it first
 /// (`Remote::fresh`). `make` runs on the worker it is pinned to.
 pub(crate) fn spawn_pinned_on<M, F>(
     shared: &Shared,
-    home: usize,
     make: M,
     name: Option<crate::task::TaskName>,
     kind: TaskKind,
@@ -867,6 +864,7 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
+    let home = shared.pinned_home();
     let meta = shared.meta(name, location, kind);
     let sched = LocalSched {
         rt: shared.rt,

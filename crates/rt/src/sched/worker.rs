@@ -535,7 +535,10 @@ impl WorkerCx {
                 .map(|task| RawTask(NonNull::from(task.header()))),
         );
         if !linked {
-            for task in pinned.drain(from..).collect::<Vec<_>>() {
+            // Cancelled after the queue's borrow ends: dropping a future may spawn or wake.
+            let doomed: Vec<_> = pinned.drain(from..).collect();
+            drop(pinned);
+            for task in doomed {
                 crate::task::cancel_unlinked(task);
             }
         }

@@ -173,10 +173,7 @@ impl Builder {
         let location = Location::caller();
         let kind = self.pinned_kind();
         sched::with_current(|s| match s {
-            Some(s) => {
-                let home = s.pinned_home();
-                sched::spawn_pinned_on(s, home, make, self.name, kind, location)
-            }
+            Some(s) => sched::spawn_pinned_on(s, make, self.name, kind, location),
             None => no_runtime("spawn_pinned"),
         })
     }
@@ -191,14 +188,7 @@ impl Builder {
     {
         let s = handle.shared();
         let kind = self.pinned_kind();
-        sched::spawn_pinned_on(
-            s,
-            s.pinned_home(),
-            make,
-            self.name,
-            kind,
-            Location::caller(),
-        )
+        sched::spawn_pinned_on(s, make, self.name, kind, Location::caller())
     }
 
     /// Stack size for [`spawn_thread`](Self::spawn_thread) (the OS default otherwise).
