@@ -27,7 +27,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spectrum_sync::atomic::Ordering::*;
 
@@ -35,7 +35,7 @@ use super::park::Parker;
 use super::queue::{self, Overflow};
 use super::rand::FastRand;
 use super::{LocalSched, Sched, Shared, MAX_LIFO_POLLS};
-use crate::task::{Notified, RawTask};
+use crate::task::{alloc, Notified, RawTask};
 
 /// Rounds of [`PAUSES_PER_ROUND`] `spin_loop` hints a worker spends looking for work before it
 /// parks (512 hints, a few microseconds in all).
@@ -730,9 +730,18 @@ impl WorkerCx {
             if shared.is_shutdown() {
                 break;
             }
+            // While the task-cell recycler holds more than it keeps when idle, sleep at most
+            // `IDLE_TRIM`, and after a sleep that long return what nobody drew on since the
+            // previous such pass (`task::alloc`).
+            let trim = alloc::has_surplus().then(Instant::now);
             self.in_driver.set(true);
-            self.parker.borrow_mut().park(shared, None);
+            self.parker
+                .borrow_mut()
+                .park(shared, trim.map(|_| alloc::IDLE_TRIM));
             self.in_driver.set(false);
+            if trim.is_some_and(|since| since.elapsed() >= alloc::IDLE_TRIM) {
+                alloc::trim_idle();
+            }
             if shared.is_shutdown() || self.has_local_work() {
                 break;
             }

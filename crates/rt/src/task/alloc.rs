@@ -1,22 +1,26 @@
-//! Task cells freed on another thread than the one that allocated them are recycled, not handed
-//! to `free`.
+//! Task cells are recycled, not handed back to `free`, within a bound that adapts to the
+//! program's use and shrinks when the runtime goes idle.
 //!
 //! # Why
 //!
-//! A spawned task is freed where its last reference drops: a detached child (a `fiber::scope`
-//! child, say) on the worker that ran it, while its spawner allocates the next cells on another
-//! worker. glibc's thread cache holds only 7 chunks per size, so the rest of those frees go back
-//! to the allocating thread's arena under that arena's lock, contending with the spawner's
-//! `malloc`s on the same lock (`perf` on 100k detached fibers: 15–20 % of the samples in
-//! `__lll_lock_wait_private`, as much again in `_int_malloc` / `_int_free`). Go recycles
-//! goroutine descriptors for the same reason (per-P free lists balanced through a global list).
+//! Two costs of `malloc` showed up in the spawn benchmarks (`perf`, 100k fibers spawned, then
+//! joined, in rounds):
 //!
-//! A cell freed on the thread that allocated it goes straight back to `malloc`, which handles
-//! that case well: its thread cache, and a burst of allocations carved out of contiguous memory.
-//! Recycling those too measured slower than `malloc` in the spawn benchmarks (100k tasks spawned
-//! then joined, rounds of different task types interleaved), so the recycler only takes what
-//! `malloc` handles badly. Each cell records which thread allocated it ([`Tag`], in the task
-//! header).
+//! 1. A task freed on another thread than its allocator (a detached child freed on the worker
+//!    that ran it while its spawner allocates the next ones elsewhere). glibc's thread cache
+//!    holds only 7 chunks per size, so the rest go back to the allocating thread's arena under
+//!    that arena's lock, contending with the spawner's `malloc`s (15–20 % of the samples in
+//!    `__lll_lock_wait_private`, as much again in `_int_malloc` / `_int_free`).
+//! 2. A burst freed where it was allocated: 100k cells of 240 bytes free 24 MB at the top of
+//!    the arena, which glibc trims (returns to the kernel) at once, so the next burst faults
+//!    every page back in: 4,000–6,000 page faults per round, a quarter of the time per fiber
+//!    (`perf record -e page-faults`: 97 % in `sysmalloc`). Running the same binary with
+//!    `GLIBC_TUNABLES=glibc.malloc.trim_threshold=...` raised took a spawn + join from 220–250
+//!    to 165–180 ns, which is what keeping the cells here does.
+//!
+//! Go keeps goroutine descriptors in free lists for both reasons (per-P lists balanced through a
+//! global list) and never returns them; this recycler keeps what recent use needs and returns
+//! the rest once the runtime idles.
 //!
 //! # How
 //!
@@ -30,16 +34,20 @@
 //!
 //! 1. per thread and class, no lock, two free lists of up to half of [`LOCAL_BYTES`] each
 //!    ([`batch`] blocks): the one in use and a spare;
-//! 2. a global pool per class behind a mutex, of up to [`GLOBAL_BATCHES`] such lists (512 KiB a
+//! 2. a global pool per class behind a mutex, of up to [`MAX_BATCHES`] such lists (32 MiB a
 //!    class), which move whole between it and the threads, so a thread that only frees (the
 //!    worker running detached children) feeds a thread that only allocates (their spawner) at
 //!    one lock per list.
 //!
 //! An allocation takes from this thread's lists, then from the global pool, then from the
-//! system. Beyond both caps a freed block goes back to the system allocator, so what the
-//! recycler keeps is bounded: `LOCAL_BYTES` per class per thread plus 512 KiB per class, and
-//! only for classes in use. A thread that exits hands its lists to the global pool (or frees
-//! them). Under loom every cell uses the system allocator.
+//! system. Beyond both caps a freed block goes back to the system allocator. What the global
+//! pool holds beyond [`BASE_BATCHES`] (512 KiB a class) is *surplus*: a worker that parks while
+//! there is surplus parks for at most [`IDLE_TRIM`], and if it slept that long, returns the
+//! surplus of every class that no thread drew on since the previous such pass ([`trim_idle`]).
+//! So what the recycler keeps is bounded by `LOCAL_BYTES` per class per thread plus 32 MiB per
+//! class in use, and falls back to 512 KiB per class within about two idle periods of the
+//! last burst. A thread that exits hands its lists to the global pool (or frees them). Under
+//! loom every cell uses the system allocator.
 //!
 //! # Who touches what
 //!
@@ -81,8 +89,16 @@ const CLASSES: usize = CLASS_SIZES.len();
 /// Bytes a thread keeps per class.
 const LOCAL_BYTES: usize = 32 * 1024;
 
-/// Batches the global pool keeps per class (each `LOCAL_BYTES / 2`: 512 KiB in all).
-const GLOBAL_BATCHES: usize = 32;
+/// Batches the global pool keeps per class however idle the runtime (each `LOCAL_BYTES / 2`:
+/// 512 KiB in all).
+const BASE_BATCHES: usize = 32;
+
+/// Batches the global pool keeps per class at most (32 MiB): the rest of a burst larger than
+/// that goes back to the system allocator as it is freed.
+const MAX_BATCHES: usize = 2048;
+
+/// How long a parked worker sleeps before it returns surplus no thread drew on (module docs).
+pub(crate) const IDLE_TRIM: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The class a `size`/`align` allocation is served from, if any.
 const fn class_of(size: usize, align: usize) -> Option<usize> {
@@ -127,59 +143,28 @@ impl<T> ClassOf<T> {
     const INDEX: Option<usize> = class_of(mem::size_of::<T>(), mem::align_of::<T>());
 }
 
-/// Which thread allocated a block: a small number per thread, drawn at its first allocation.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Tag(u32);
-
-/// This thread's [`Tag`].
-#[inline]
-fn thread_tag() -> Tag {
-    use std::cell::Cell;
-    // Plain std atomics, as for task ids: tags only need uniqueness, so this counter is not
-    // part of any protocol loom needs to explore (and loom atomics cannot be statics).
-    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    thread_local! {
-        // Const-initialised and without a destructor: reading it is one offset from the
-        // thread pointer, and it stays readable while the thread exits.
-        static TAG: Cell<u32> = const { Cell::new(0) };
-    }
-    TAG.with(|t| {
-        if t.get() == 0 {
-            // Relaxed: only uniqueness matters. After 4 billion threads two may share a tag,
-            // which only sends one of their frees to the system allocator.
-            t.set(NEXT.fetch_add(1, Relaxed).max(1));
-        }
-        Tag(t.get())
-    })
-}
-
-/// Allocates uninitialised memory for one `T` (`T` is not zero-sized), and says which thread
-/// did (pass the tag back to [`deallocate`]).
+/// Allocates uninitialised memory for one `T` (`T` is not zero-sized).
 #[inline(always)]
-pub(crate) fn allocate<T>() -> (NonNull<T>, Tag) {
+pub(crate) fn allocate<T>() -> NonNull<T> {
     debug_assert!(mem::size_of::<T>() > 0);
     let ptr = match ClassOf::<T>::INDEX {
         Some(c) => pool::take(c).unwrap_or_else(|| system_alloc(block_layout(c))),
         None => system_alloc(Layout::new::<T>()),
     };
-    (ptr.cast(), thread_tag())
+    ptr.cast()
 }
 
-/// Frees memory from [`allocate`]: into the recycler when another thread allocated it (what
-/// `malloc` handles badly), back to the system allocator when this thread did (what `malloc`
-/// handles well: its thread cache and a burst's contiguous memory beat recycled cells).
+/// Frees memory from [`allocate`]: into the recycler if `T` has a class, else back to the
+/// system allocator.
 ///
 /// # Safety
-/// `ptr` and `tag` came from `allocate::<T>()`, `ptr` is not used again, and whatever `T` it
-/// held was dropped (or moved out).
+/// `ptr` came from `allocate::<T>()`, is not used again, and whatever `T` it held was dropped
+/// (or moved out).
 #[inline]
-pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, tag: Tag) {
+pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>) {
     match ClassOf::<T>::INDEX {
         // SAFETY: `allocate::<T>` took the block from class `c` (the class is a function of `T`).
-        Some(c) if tag != thread_tag() => unsafe { pool::give(c, ptr.cast()) },
-        // SAFETY: every block of class `c` comes from the system with `block_layout(c)`.
-        Some(c) => unsafe { alloc::dealloc(ptr.as_ptr().cast(), block_layout(c)) },
+        Some(c) => unsafe { pool::give(c, ptr.cast()) },
         // SAFETY: `allocate::<T>` got it from the system with this layout.
         None => unsafe { alloc::dealloc(ptr.as_ptr().cast(), Layout::new::<T>()) },
     }
@@ -192,6 +177,17 @@ fn system_alloc(layout: Layout) -> NonNull<u8> {
     NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(layout))
 }
 
+/// True if the recycler holds surplus that a parked worker should trim after [`IDLE_TRIM`].
+pub(crate) fn has_surplus() -> bool {
+    pool::has_surplus()
+}
+
+/// Returns to the system the surplus of every size class nobody drew on since the previous
+/// call; a worker calls it after sleeping [`IDLE_TRIM`] (module docs).
+pub(crate) fn trim_idle() {
+    pool::trim_idle()
+}
+
 #[cfg(not(loom))]
 mod pool {
     use std::cell::UnsafeCell;
@@ -200,7 +196,7 @@ mod pool {
     use spectrum_sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use spectrum_sync::Mutex;
 
-    use super::{batch, block_layout, CLASSES, GLOBAL_BATCHES};
+    use super::{batch, block_layout, BASE_BATCHES, CLASSES, MAX_BATCHES};
 
     /// A free block: its first word links the next one.
     struct Block {
@@ -243,7 +239,7 @@ mod pool {
         }
 
         /// Returns every block to the system allocator.
-        fn release(mut self, c: usize) {
+        pub(super) fn release(mut self, c: usize) {
             while let Some(block) = self.pop() {
                 // SAFETY: every block of class `c` was allocated with `block_layout(c)`.
                 unsafe { std::alloc::dealloc(block.as_ptr(), block_layout(c)) };
@@ -326,9 +322,26 @@ mod pool {
         }
     }
 
-    /// Batches per class, each a list of `batch(c)` blocks (or fewer, from an exiting thread).
-    static GLOBAL: [Mutex<Vec<FreeList>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
-    /// How many batches each class of `GLOBAL` holds: a hint that skips the lock when empty.
+    /// One class's share of the global pool.
+    struct Global {
+        /// Lists of `batch(c)` blocks (or fewer, from an exiting thread).
+        batches: Vec<FreeList>,
+        /// Lists taken out so far, and that count at the last idle pass (`trim_idle`): equal
+        /// means nobody drew on the pool since.
+        takes: usize,
+        seen: usize,
+    }
+
+    /// The global pool, per class.
+    static GLOBAL: [Mutex<Global>; CLASSES] = [const {
+        Mutex::new(Global {
+            batches: Vec::new(),
+            takes: 0,
+            seen: 0,
+        })
+    }; CLASSES];
+    /// How many batches each class of `GLOBAL` holds: a hint that skips the lock when empty,
+    /// and tells parking workers whether there is surplus to trim.
     static GLOBAL_LEN: [AtomicUsize; CLASSES] = [const { AtomicUsize::new(0) }; CLASSES];
 
     /// A pooled block of class `c`: this thread's, else a batch from the global pool.
@@ -355,7 +368,7 @@ mod pool {
         })
     }
 
-    /// Keeps a block of class `c` freed by a thread other than its allocator.
+    /// Keeps a freed block of class `c`.
     ///
     /// # Safety
     /// `block` was taken from class `c` and is given up by the caller.
@@ -385,7 +398,7 @@ mod pool {
             let mut put = Put::Kept;
             if pair.active.len >= batch(c) {
                 // Relaxed: a hint; a stale value spills one list more, or frees one block early.
-                if pair.spare.len > 0 && GLOBAL_LEN[c].load(Relaxed) >= GLOBAL_BATCHES {
+                if pair.spare.len > 0 && GLOBAL_LEN[c].load(Relaxed) >= MAX_BATCHES {
                     // Everything is full: straight back to the system.
                     return Put::System;
                 }
@@ -417,30 +430,79 @@ mod pool {
     #[cold]
     fn take_global(c: usize) -> Option<FreeList> {
         let mut global = GLOBAL[c].lock();
-        let batch = global.pop()?;
+        let batch = global.batches.pop()?;
+        global.takes = global.takes.wrapping_add(1);
         // Relaxed: written under the lock (which orders the blocks' memory), read as a hint.
-        GLOBAL_LEN[c].store(global.len(), Relaxed);
+        GLOBAL_LEN[c].store(global.batches.len(), Relaxed);
         Some(batch)
     }
 
     #[cold]
     fn give_global(c: usize, list: FreeList) {
         let mut global = GLOBAL[c].lock();
-        if global.len() < GLOBAL_BATCHES {
-            global.push(list);
+        if global.batches.len() < MAX_BATCHES {
+            global.batches.push(list);
             // Relaxed: as in `take_global`.
-            GLOBAL_LEN[c].store(global.len(), Relaxed);
+            GLOBAL_LEN[c].store(global.batches.len(), Relaxed);
         } else {
             drop(global);
             list.release(c);
         }
     }
 
+    /// True if some class holds more than its base in the global pool.
+    pub(super) fn has_surplus() -> bool {
+        // Relaxed: hints; a stale one delays a trim by one park, or arms one timeout too many.
+        GLOBAL_LEN.iter().any(|n| n.load(Relaxed) > BASE_BATCHES)
+    }
+
+    /// Returns to the system the surplus of every class that nobody drew on since the previous
+    /// pass (module docs).
+    pub(super) fn trim_idle() {
+        for (c, len) in GLOBAL_LEN.iter().enumerate() {
+            // Relaxed: as in `has_surplus`.
+            if len.load(Relaxed) > BASE_BATCHES {
+                trim_class(c);
+            }
+        }
+    }
+
+    /// `trim_idle` for class `c`.
+    pub(super) fn trim_class(c: usize) {
+        let mut global = GLOBAL[c].lock();
+        let surplus = if global.takes == global.seen {
+            let keep = global.batches.len().min(BASE_BATCHES);
+            global.batches.split_off(keep)
+        } else {
+            Vec::new()
+        };
+        global.seen = global.takes;
+        // Relaxed: as in `take_global`.
+        GLOBAL_LEN[c].store(global.batches.len(), Relaxed);
+        drop(global);
+        for list in surplus {
+            list.release(c);
+        }
+    }
+
+    /// A batch out of the global pool without counting as a use (for tests).
+    #[cfg(test)]
+    pub(super) fn take_global_for_tests(c: usize) -> Option<FreeList> {
+        let mut global = GLOBAL[c].lock();
+        let batch = global.batches.pop();
+        // Relaxed: as in `take_global`.
+        GLOBAL_LEN[c].store(global.batches.len(), Relaxed);
+        batch
+    }
+
     /// Blocks and batches of class `c` in the global pool (for tests).
     #[cfg(test)]
     pub(super) fn global_blocks(c: usize) -> (usize, usize) {
         let global = GLOBAL[c].lock();
-        (global.iter().map(|b| b.len).sum(), global.len())
+        (
+            global.batches.iter().map(|b| b.len).sum(),
+            global.batches.len(),
+        )
     }
 }
 
@@ -455,6 +517,12 @@ mod pool {
     pub(super) fn take(_c: usize) -> Option<NonNull<u8>> {
         None
     }
+
+    pub(super) fn has_surplus() -> bool {
+        false
+    }
+
+    pub(super) fn trim_idle() {}
 
     /// # Safety
     /// `block` was taken from class `c` and is given up by the caller.
@@ -472,6 +540,15 @@ mod tests {
 
     #[test]
     fn classes_cover_sizes_and_alignments() {
+        // The tests below each use a class of their own (the classes above 1 KiB), so that
+        // their counts of the global pool do not mix.
+        let mine = [
+            class_of(mem::size_of::<[u128; 75]>(), 16),
+            class_of(mem::size_of::<[u128; 94]>(), 16),
+            class_of(mem::size_of::<[u128; 107]>(), 16),
+            class_of(mem::size_of::<[u128; 119]>(), 16),
+        ];
+        assert_eq!(mine, [Some(64), Some(65), Some(66), Some(67)]);
         assert_eq!(class_of(1, 1), Some(0));
         assert_eq!(class_of(16, 16), Some(0));
         assert_eq!(class_of(17, 8), Some(1));
@@ -487,15 +564,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tags_tell_threads_apart() {
-        let here = thread_tag();
-        assert_eq!(here, thread_tag());
-        let there = std::thread::spawn(thread_tag).join().unwrap();
-        assert_ne!(here, there);
-        assert_ne!(there, Tag(0));
-    }
-
     #[repr(align(64))]
     struct OverAligned {
         _bytes: [u8; 64],
@@ -504,29 +572,24 @@ mod tests {
     #[test]
     fn over_aligned_cells_keep_their_alignment() {
         let cells: Vec<_> = (0..100).map(|_| allocate::<OverAligned>()).collect();
-        for (p, _) in &cells {
+        for p in &cells {
             assert_eq!(p.as_ptr() as usize % 64, 0);
         }
-        for (p, tag) in cells {
+        for p in cells {
             // SAFETY: allocated above, holds nothing.
-            unsafe { deallocate(p, tag) };
+            unsafe { deallocate(p) };
         }
     }
 
     /// Allocates `n` cells of `T` here, frees them on another thread, and returns their
     /// addresses.
     fn free_elsewhere<T>(n: usize) -> HashSet<usize> {
-        let cells: Vec<(usize, Tag)> = (0..n)
-            .map(|_| {
-                let (p, tag) = allocate::<T>();
-                (p.as_ptr() as usize, tag)
-            })
-            .collect();
-        let freed = cells.iter().map(|(p, _)| *p).collect();
+        let cells: Vec<usize> = (0..n).map(|_| allocate::<T>().as_ptr() as usize).collect();
+        let freed = cells.iter().copied().collect();
         std::thread::spawn(move || {
-            for (p, tag) in cells {
+            for p in cells {
                 // SAFETY: allocated above and never used.
-                unsafe { deallocate(NonNull::new(p as *mut T).unwrap(), tag) };
+                unsafe { deallocate(NonNull::new(p as *mut T).unwrap()) };
             }
         })
         .join()
@@ -535,17 +598,25 @@ mod tests {
     }
 
     /// Frees cells allocated (and never used) on this thread.
-    fn free_here<T>(cells: Vec<(NonNull<T>, Tag)>) {
-        for (p, tag) in cells {
+    fn free_here<T>(cells: Vec<NonNull<T>>) {
+        for p in cells {
             // SAFETY: allocated by the caller and never used.
-            unsafe { deallocate(p, tag) };
+            unsafe { deallocate(p) };
+        }
+    }
+
+    /// Takes every block of class `c` out of the global pool and frees it to the system, so
+    /// the class is empty again for the next assertion.
+    fn drain_global(c: usize) {
+        while let Some(list) = pool::take_global_for_tests(c) {
+            list.release(c);
         }
     }
 
     /// Cells freed on another thread reach the allocating thread through the global pool, in
-    /// batches; cells freed where they were allocated go back to the system.
+    /// batches; cells freed where they were allocated are kept too (this thread's lists first).
     #[test]
-    fn cells_freed_on_another_thread_come_back() {
+    fn freed_cells_come_back() {
         // A size no other test uses, so the global count below is ours alone.
         type Cell1500 = [u128; 94];
         let c = class_of(mem::size_of::<Cell1500>(), 16).unwrap();
@@ -556,15 +627,30 @@ mod tests {
         let again: Vec<_> = (0..n).map(|_| allocate::<Cell1500>()).collect();
         let reused = again
             .iter()
-            .filter(|(p, _)| freed.contains(&(p.as_ptr() as usize)))
+            .filter(|p| freed.contains(&(p.as_ptr() as usize)))
             .count();
         assert_eq!(reused, n, "every freed cell is handed out again");
         assert_eq!(pool::global_blocks(c).0, 0);
+        let here: HashSet<usize> = again.iter().map(|p| p.as_ptr() as usize).collect();
         free_here(again);
+        // Freed here: this thread's two lists fill (a few blocks may be left in them from
+        // the last batch taken above), the rest spills to the global pool.
+        let spilled = pool::global_blocks(c).0;
         assert!(
-            pool::take(c).is_none(),
-            "cells freed on their own thread are not pooled"
+            spilled >= n - 2 * batch(c) && spilled < n,
+            "spilled {spilled} of {n}"
         );
+        let third: Vec<_> = (0..n).map(|_| allocate::<Cell1500>()).collect();
+        let reused_here = third
+            .iter()
+            .filter(|p| here.contains(&(p.as_ptr() as usize)))
+            .count();
+        assert!(
+            reused_here >= n - 2 * batch(c),
+            "cells freed on their own thread are handed out again ({reused_here} of {n})"
+        );
+        free_here(third);
+        drain_global(c);
     }
 
     /// What the pool keeps is bounded: a burst beyond the caps goes back to the system.
@@ -573,14 +659,58 @@ mod tests {
         // A size no other test uses (see above).
         type Cell1700 = [u128; 107];
         let c = class_of(mem::size_of::<Cell1700>(), 16).unwrap();
-        free_elsewhere::<Cell1700>(batch(c) * (GLOBAL_BATCHES + 10) + local_cap(c));
+        free_elsewhere::<Cell1700>(batch(c) * (MAX_BATCHES + 10) + local_cap(c));
         let (blocks, batches) = pool::global_blocks(c);
-        assert_eq!(batches, GLOBAL_BATCHES, "the pool is full, not over");
-        assert!(blocks <= GLOBAL_BATCHES * local_cap(c));
-        // Drain it, so other tests see an empty class.
-        let again: Vec<_> = (0..blocks).map(|_| allocate::<Cell1700>()).collect();
-        assert_eq!(pool::global_blocks(c).0, 0);
-        free_here(again);
+        assert_eq!(batches, MAX_BATCHES, "the pool is full, not over");
+        assert!(blocks <= MAX_BATCHES * local_cap(c));
+        drain_global(c);
+    }
+
+    /// An idle pass keeps the surplus of a class drawn on since the previous pass, and returns
+    /// the surplus of one nobody drew on, down to the base.
+    #[test]
+    fn idle_passes_return_unused_surplus() {
+        // A size no other test uses (see above).
+        type Cell1900 = [u128; 119];
+        let c = class_of(mem::size_of::<Cell1900>(), 16).unwrap();
+        free_elsewhere::<Cell1900>(batch(c) * (BASE_BATCHES + 20));
+        assert!(pool::global_blocks(c).1 >= BASE_BATCHES + 20);
+        assert!(has_surplus());
+        // Drawn on: this thread's lists are empty, so the allocation takes a batch.
+        let one = allocate::<Cell1900>();
+        pool::trim_class(c);
+        assert!(
+            pool::global_blocks(c).1 > BASE_BATCHES,
+            "a class in use keeps its surplus"
+        );
+        pool::trim_class(c);
+        assert_eq!(
+            pool::global_blocks(c).1,
+            BASE_BATCHES,
+            "untouched for a whole pass: back to the base"
+        );
+        free_here(vec![one]);
+        drain_global(c);
+    }
+
+    /// A runtime whose workers idle returns the surplus on its own (after `IDLE_TRIM`).
+    #[test]
+    fn an_idle_runtime_trims_the_surplus() {
+        // A size no other test uses (see above).
+        type Cell1200 = [u128; 75];
+        let c = class_of(mem::size_of::<Cell1200>(), 16).unwrap();
+        free_elsewhere::<Cell1200>(batch(c) * (BASE_BATCHES + 20));
+        let rt = crate::Runtime::builder().workers(1).build().unwrap();
+        let deadline = std::time::Instant::now() + IDLE_TRIM * 20;
+        while pool::global_blocks(c).1 > BASE_BATCHES {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "an idle worker never trimmed the surplus"
+            );
+            std::thread::sleep(IDLE_TRIM / 10);
+        }
+        drop(rt);
+        drain_global(c);
     }
 
     /// Many threads allocate, write, check and free cells, passing some to each other (freed
@@ -591,9 +721,9 @@ mod tests {
         const THREADS: usize = 8;
         const ROUNDS: usize = 20_000;
         type Cell = [u64; 40];
-        /// A live cell: its address, its allocation tag and the pattern written into it.
-        type Live = (usize, Tag, u64);
-        fn check((p, tag, pattern): Live) {
+        /// A live cell: its address and the pattern written into it.
+        type Live = (usize, u64);
+        fn check((p, pattern): Live) {
             let p = NonNull::new(p as *mut Cell).unwrap();
             // SAFETY: a live allocation written with `pattern`, owned by the caller.
             let v = unsafe { p.as_ptr().read() };
@@ -602,7 +732,7 @@ mod tests {
                 "a live cell was overwritten"
             );
             // SAFETY: ours to free.
-            unsafe { deallocate(p, tag) };
+            unsafe { deallocate(p) };
         }
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..THREADS)
             .map(|_| std::sync::mpsc::channel::<Live>())
@@ -626,10 +756,10 @@ mod tests {
                     };
                     for i in 0..ROUNDS {
                         let pattern = ((t as u64) << 32) | i as u64;
-                        let (p, tag) = allocate::<Cell>();
+                        let p = allocate::<Cell>();
                         // SAFETY: freshly allocated for one `Cell`.
                         unsafe { p.as_ptr().write([pattern; 40]) };
-                        let live = (p.as_ptr() as usize, tag, pattern);
+                        let live = (p.as_ptr() as usize, pattern);
                         match next() % 2 {
                             0 => txs[next() as usize % THREADS].send(live).unwrap(),
                             _ => mine.push(live),

@@ -37,17 +37,16 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 
 unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     /// Frees the memory even if a destructor in the cell panics.
-    struct Free<T>(NonNull<T>, super::alloc::Tag);
+    struct Free<T>(NonNull<T>);
     impl<T> Drop for Free<T> {
         fn drop(&mut self) {
-            // SAFETY: the cell and its tag were made by `Cell::allocate` (which took them from
+            // SAFETY: the cell was made by `Cell::allocate` (which took it from
             // `alloc::allocate`) and its contents are dropped (or being unwound) by now.
-            unsafe { super::alloc::deallocate(self.0, self.1) };
+            unsafe { super::alloc::deallocate(self.0) };
         }
     }
-    // SAFETY: the last reference is gone (caller's contract): the header is still intact.
-    let tag = unsafe { ptr.as_ref() }.alloc_tag;
-    let cell = Free(ptr.cast::<Cell<F, S>>(), tag);
+    // The last reference is gone (caller's contract).
+    let cell = Free(ptr.cast::<Cell<F, S>>());
     // SAFETY: as above, so the cell is dropped once here.
     unsafe { std::ptr::drop_in_place(cell.0.as_ptr()) };
 }

@@ -42,7 +42,7 @@
 //! scheduler drops the future on the right thread; a running one is cancelled by its poller when
 //! the poll returns; a queued one when it is popped.
 
-mod alloc;
+pub(crate) mod alloc;
 mod error;
 mod harness;
 mod id;

@@ -40,8 +40,6 @@ pub(crate) struct Header {
     pub(crate) waiting: AtomicU64,
     /// The registry shard this task lives in.
     pub(crate) shard: u32,
-    /// Which thread allocated the cell (see `alloc.rs`).
-    pub(crate) alloc_tag: super::alloc::Tag,
     pub(crate) id: TaskId,
     pub(crate) meta: Meta,
 }
@@ -106,7 +104,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         meta: Meta,
         shard: u32,
     ) -> NonNull<Header> {
-        let (ptr, alloc_tag) = super::alloc::allocate::<Cell<F, S>>();
+        let ptr = super::alloc::allocate::<Cell<F, S>>();
         let cell = Cell {
             header: Header {
                 state: State::new(),
@@ -118,7 +116,6 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 polls: AtomicU32::new(0),
                 waiting: AtomicU64::new(0),
                 shard,
-                alloc_tag,
                 id,
                 meta,
             },
