@@ -400,3 +400,58 @@ fn an_idle_worker_takes_pinned_tasks_that_have_not_started() {
         assert!(elsewhere, "a child ran on the blocked worker");
     }
 }
+
+/// Long-lived pinned tasks spawned one by one from a single worker (an acceptor spawning a
+/// fiber per connection) do not all stay on that worker: once it holds more than a few dozen
+/// more than another worker, and a worker is idle, new ones go to that worker. Without this
+/// the acceptor's worker ran every connection, for good, since a started pinned task never
+/// moves.
+#[test]
+fn long_lived_pinned_tasks_spawned_on_one_worker_spread_to_an_idle_one() {
+    use futures::channel::oneshot;
+    use std::sync::{Arc, Mutex};
+
+    const CHILDREN: usize = 100;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let seen = threads.clone();
+    let parent = rt.handle().spawn_pinned(move || async move {
+        let mut releases = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..CHILDREN {
+            let (release, wait) = oneshot::channel::<()>();
+            let (started, has_started) = oneshot::channel::<()>();
+            let threads = threads.clone();
+            handles.push(
+                spectrum_rt::task::Builder::new().spawn_pinned(move || async move {
+                    let start = std::thread::current().id();
+                    threads.lock().unwrap().push(start);
+                    started.send(()).unwrap();
+                    // Long-lived: waits for the parent, then checks it never moved.
+                    wait.await.unwrap();
+                    assert_eq!(std::thread::current().id(), start, "a started task moved");
+                }),
+            );
+            releases.push(release);
+            has_started.await.unwrap();
+            // Time for an idle worker to park, as between two accepted connections.
+            time::sleep(Duration::from_millis(2)).await;
+        }
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    rt.block_on(parent).unwrap();
+    let threads = seen.lock().unwrap();
+    assert_eq!(threads.len(), CHILDREN);
+    let first = threads[0];
+    let on_first = threads.iter().filter(|t| **t == first).count();
+    let on_other = CHILDREN - on_first;
+    assert!(
+        on_first >= CHILDREN / 4 && on_other >= CHILDREN / 4,
+        "long-lived pinned tasks were not spread: {on_first} on one worker, {on_other} on the other"
+    );
+}

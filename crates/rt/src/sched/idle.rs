@@ -110,6 +110,11 @@ impl Idle {
         self.sleepers.lock().contains(&worker)
     }
 
+    /// True if some worker is parked (one atomic load, no lock).
+    pub(crate) fn any_parked(&self) -> bool {
+        self.load().0 < self.num_workers
+    }
+
     /// Workers not parked.
     pub(crate) fn num_unparked(&self) -> usize {
         self.load().0

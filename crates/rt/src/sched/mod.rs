@@ -70,6 +70,10 @@ use crate::task::{
 /// LIFO-slot polls in a row before the woken task must queue (tokio's value).
 pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 
+/// How many more live pinned tasks a spawning worker may hold than the next worker before new
+/// ones go to that worker instead (`Shared::pinned_home`).
+pub(crate) const RESIDENT_SLACK: usize = 16;
+
 /// Everything the workers share.
 pub(crate) struct Shared {
     pub(crate) rt: RtRef,
@@ -190,6 +194,10 @@ pub(crate) struct Remote {
     fresh: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
+    /// How many pinned tasks live in `local_registry` (started, or about to start): written by
+    /// this worker as it links and releases them, read by spawners choosing a worker
+    /// (`pinned_home`).
+    resident: CachePadded<AtomicUsize>,
     /// Poll progress, for a watchdog that looks for stuck workers.
     pub(crate) progress: CachePadded<Progress>,
     /// True while the worker is blocked in `.wait()` (and a spare may steal its work).
@@ -283,16 +291,53 @@ impl Shared {
         self.coarse_ms.store(ms, Relaxed);
     }
 
-    /// The worker a new pinned task is queued for: the current one when this thread is one of
-    /// this runtime's workers (an idle worker may steal it before it starts), else the next one
-    /// round-robin.
+    /// The worker a new pinned task is queued for: from any other thread, the next worker
+    /// round-robin; from one of this runtime's workers, that worker (an idle worker may steal
+    /// the task before it starts), unless it holds more than [`RESIDENT_SLACK`] live pinned
+    /// tasks more than the next worker round-robin while some worker is parked: then that
+    /// worker.
+    ///
+    /// A started pinned task never moves, so where long-lived ones start (a fiber per
+    /// connection, spawned by one acceptor) decides the balance for good: queued all on the
+    /// acceptor's worker, they ran there, and the TCP echo bench's fiber server fell from 1.02x
+    /// to 0.83-0.96x the async server's throughput. Short-lived ones (spawn + join) finish
+    /// before the count grows and stay with their spawner. A parked worker is the condition
+    /// because the counts alone also moved a third of skynet's fibers (a tree of waiting
+    /// parents, both workers busy) away from their parents, for nothing: while every worker
+    /// has work, an uneven count costs no throughput, and once one idles it gets the new ones.
     pub(crate) fn pinned_home(&self) -> usize {
         if let Some(me) = worker::current_worker_index(self) {
             if me < self.num_workers() {
-                return me;
+                // Relaxed: a load-balancing hint; a stale count misplaces one task.
+                let mine = self.remotes[me].resident.load(Relaxed);
+                if mine <= RESIDENT_SLACK {
+                    return me;
+                }
+                let mut other = self.next_pinned_home();
+                if other == me {
+                    other = (me + 1) % self.num_workers();
+                }
+                // Relaxed: as above.
+                let theirs = self.remotes[other].resident.load(Relaxed);
+                return if mine > theirs + RESIDENT_SLACK && self.idle.any_parked() {
+                    other
+                } else {
+                    me
+                };
             }
         }
         self.next_pinned_home()
+    }
+
+    /// Counts pinned tasks linked in worker `worker`'s registry (`n` more, or one fewer).
+    pub(crate) fn add_resident(&self, worker: usize, n: usize) {
+        // Relaxed: a load-balancing hint, no other memory depends on it.
+        self.remotes[worker].resident.fetch_add(n, Relaxed);
+    }
+
+    fn remove_resident(&self, worker: usize) {
+        // Relaxed: as in `add_resident`.
+        self.remotes[worker].resident.fetch_sub(1, Relaxed);
     }
 
     /// The next worker for a pinned task (round-robin).
@@ -691,7 +736,12 @@ impl Schedule for LocalSched {
 
     fn release(&self, task: RawTask) -> bool {
         with_shared(&self.rt, |s| {
-            s.remotes[self.home()].local_registry.remove(task)
+            let home = self.home();
+            let removed = s.remotes[home].local_registry.remove(task);
+            if removed {
+                s.remove_resident(home);
+            }
+            removed
         })
         .unwrap_or(false)
     }
@@ -901,6 +951,9 @@ where
     let (join, notified) = shared.remotes[home]
         .local_registry
         .bind(future, sched, meta, 0);
+    if notified.is_some() {
+        shared.add_resident(home, 1);
+    }
     if let Some(task) = notified {
         shared.schedule_pinned(home, task, true);
     }
@@ -984,6 +1037,7 @@ pub(crate) fn build(config: Config) -> std::io::Result<Arc<Shared>> {
             inbox: CachePadded::new(inbox::Inbox::new()),
             fresh: CachePadded::new(inbox::Inbox::new()),
             local_registry: Registry::new(1),
+            resident: CachePadded::new(AtomicUsize::new(0)),
             progress: CachePadded::new(Progress::default()),
             blocked: AtomicBool::new(false),
         }));

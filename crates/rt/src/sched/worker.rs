@@ -534,7 +534,9 @@ impl WorkerCx {
                 .range(from..)
                 .map(|task| RawTask(NonNull::from(task.header()))),
         );
-        if !linked {
+        if linked {
+            self.shared.add_resident(self.index, pinned.len() - from);
+        } else {
             // Cancelled after the queue's borrow ends: dropping a future may spawn or wake.
             let doomed: Vec<_> = pinned.drain(from..).collect();
             drop(pinned);
