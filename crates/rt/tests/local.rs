@@ -434,8 +434,10 @@ fn long_lived_pinned_tasks_spawned_on_one_worker_spread_to_an_idle_one() {
             );
             releases.push(release);
             has_started.await.unwrap();
-            // Time for an idle worker to park, as between two accepted connections.
-            time::sleep(Duration::from_millis(2)).await;
+            // Time for the other worker to run out of work and park, as between two accepted
+            // connections. (A blocking sleep, not a timer: a timer would wake the worker that
+            // drives the clock, so which worker is parked would depend on which one that is.)
+            std::thread::sleep(Duration::from_millis(3));
         }
         for release in releases {
             release.send(()).unwrap();
