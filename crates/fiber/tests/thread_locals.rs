@@ -81,7 +81,9 @@ fn fibers_spread_across_workers_at_spawn() {
     let fibers: Vec<_> = (0..8)
         .map(|_| {
             spectrum_fiber::spawn(|| {
-                spectrum_rt::time::sleep(Duration::from_millis(5)).wait();
+                // Busy (a blocking sleep holds the worker): a worker running one cannot take
+                // the others, which wait in their own workers' queues or in an idle one's.
+                std::thread::sleep(Duration::from_millis(20));
                 std::thread::current().id()
             })
         })
@@ -89,7 +91,9 @@ fn fibers_spread_across_workers_at_spawn() {
     let threads: std::collections::HashSet<_> =
         fibers.into_iter().map(|f| f.wait().unwrap()).collect();
     // Spawned from outside the runtime: queued round-robin, though an idle worker may take one
-    // queued on another before it starts, so the exact spread is not fixed.
+    // queued on another before it starts, so the exact spread is not fixed. (With a timer
+    // sleep instead, the first worker to wake could take every fiber before the others ran:
+    // in a full test run on two cores it once did.)
     assert!(threads.len() >= 2, "all 8 fibers ran on one of 4 workers");
 }
 
