@@ -711,6 +711,9 @@ impl Runtime {
         // Sweep once more: tasks a stuck worker finished polling meanwhile, or blocking jobs that
         // completed.
         shared.registry.close_and_shutdown_all();
+        // The exited workers handed their recycled task cells to the global pool, where no
+        // worker of this runtime is left to trim them.
+        crate::task::alloc::release_surplus();
         if !all_stopped || shared.num_live_tasks() > 0 {
             let stuck: Vec<TaskInfo> = shared
                 .live_tasks()

@@ -49,7 +49,8 @@
 //! per class in use, and falls back to 32 KiB per class per idle worker plus 512 KiB per class
 //! within about two idle periods of the last burst (threads that are not workers keep their
 //! lists, within `LOCAL_BYTES`). A thread that exits hands its lists to the global pool (or
-//! frees them). Under loom every cell uses the system allocator.
+//! frees them); a runtime that shuts down returns the surplus once its workers have exited
+//! ([`release_surplus`]). Under loom every cell uses the system allocator.
 //!
 //! # Who touches what
 //!
@@ -200,6 +201,13 @@ pub(crate) fn has_surplus() -> bool {
 /// call; a worker calls it after sleeping [`IDLE_TRIM`] (module docs).
 pub(crate) fn trim_idle() {
     pool::trim_idle()
+}
+
+/// Returns the surplus of every size class to the system: a runtime calls it once its workers
+/// have exited (and handed their lists to the global pool), since no worker of its is left to
+/// trim it later.
+pub(crate) fn release_surplus() {
+    pool::release_surplus()
 }
 
 #[cfg(not(loom))]
@@ -484,7 +492,7 @@ mod pool {
         trim_local();
         for (c, len) in GLOBAL_LEN.iter().enumerate() {
             // Relaxed: as in `has_surplus`.
-            if len.load(Relaxed) > BASE_BATCHES {
+            if len.load(Relaxed) > BASE_BATCHES && !counted_by_tests(c) {
                 trim_class(c);
             }
         }
@@ -537,6 +545,32 @@ mod pool {
         }
     }
 
+    /// True for the classes whose global counts this module's unit tests assert on, which
+    /// runtimes in other tests of the same binary must not trim behind their backs (the tests
+    /// trim them explicitly, with `trim_class`).
+    fn counted_by_tests(c: usize) -> bool {
+        cfg!(test) && (65..=67).contains(&c)
+    }
+
+    /// Returns the surplus of every class to the system, used or not.
+    pub(super) fn release_surplus() {
+        for (c, len) in GLOBAL_LEN.iter().enumerate() {
+            // Relaxed: as in `has_surplus`.
+            if len.load(Relaxed) <= BASE_BATCHES || counted_by_tests(c) {
+                continue;
+            }
+            let mut global = GLOBAL[c].lock();
+            let keep = global.batches.len().min(BASE_BATCHES);
+            let surplus = global.batches.split_off(keep);
+            // Relaxed: as in `take_global`.
+            len.store(global.batches.len(), Relaxed);
+            drop(global);
+            for list in surplus {
+                list.release(c);
+            }
+        }
+    }
+
     /// A batch out of the global pool without counting as a use (for tests).
     #[cfg(test)]
     pub(super) fn take_global_for_tests(c: usize) -> Option<FreeList> {
@@ -576,6 +610,8 @@ mod pool {
 
     pub(super) fn trim_idle() {}
 
+    pub(super) fn release_surplus() {}
+
     #[cfg(test)]
     pub(super) fn local_blocks(_c: usize) -> usize {
         0
@@ -598,7 +634,8 @@ mod tests {
     #[test]
     fn classes_cover_sizes_and_alignments() {
         // The tests below each use a class of their own (the classes above 1 KiB), so that
-        // their counts of the global pool do not mix.
+        // their counts of the global pool do not mix; runtimes in other tests leave 65 to 67
+        // alone (`pool::counted_by_tests`).
         const { assert!(BASE_BATCHES >= 1 && MAX_BATCHES > BASE_BATCHES) };
         assert!(local_idle_cap(0) < local_cap(0));
         let mine = [
@@ -778,12 +815,20 @@ mod tests {
         );
     }
 
-    /// A runtime whose workers idle returns the surplus on its own (after `IDLE_TRIM`).
+    /// A runtime returns the surplus when it shuts down, and on its own once its workers idle
+    /// (after `IDLE_TRIM`).
     #[test]
-    fn an_idle_runtime_trims_the_surplus() {
+    fn runtimes_trim_the_surplus() {
         // A size no other test uses (see above).
         type Cell1200 = [u128; 75];
         let c = class_of(mem::size_of::<Cell1200>(), 16).unwrap();
+        free_elsewhere::<Cell1200>(batch(c) * (BASE_BATCHES + 20));
+        drop(crate::Runtime::builder().workers(1).build().unwrap());
+        assert_eq!(
+            pool::global_blocks(c).1,
+            BASE_BATCHES,
+            "a runtime that shut down left surplus behind"
+        );
         free_elsewhere::<Cell1200>(batch(c) * (BASE_BATCHES + 20));
         let rt = crate::Runtime::builder().workers(1).build().unwrap();
         let deadline = std::time::Instant::now() + IDLE_TRIM * 20;
