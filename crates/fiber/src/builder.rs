@@ -13,8 +13,10 @@ use crate::stack::{self, DEFAULT_STACK_SIZE};
 /// a timer, a socket, a `JoinHandle`, any future) suspends only the fiber, and its worker runs
 /// other tasks meanwhile. The fiber is pinned to the worker thread that first runs it and never
 /// leaves it: it is queued on the spawning worker (round-robin when spawned from outside the
-/// runtime), and a worker with nothing to do may take it before it starts, as Go's idle
-/// processors steal goroutines that have not run. The handle is the one async tasks have: awaiting (or `.wait()`ing) it gives `f`'s
+/// runtime; on another worker when the spawning one already holds many more live fibers and
+/// some worker is idle, so that long-lived fibers spawned by one acceptor spread), and a worker
+/// with nothing to do may take it before it starts, as Go's idle processors steal goroutines
+/// that have not run. The handle is the one async tasks have: awaiting (or `.wait()`ing) it gives `f`'s
 /// value or a [`JoinError`](spectrum_rt::JoinError); **dropping it cancels the fiber**, which
 /// then unwinds its stack at its next suspension point, running destructors (call
 /// [`JoinHandle::detach`] to let it run on). A panic inside `f` arrives as

@@ -35,8 +35,10 @@
 //!
 //! **A fiber is a pinned task.** [`spawn`] creates the fiber's future with
 //! `task::Builder::spawn_pinned` (listed as a fiber, under its name, in task lists and dumps;
-//! queued on the spawning worker, round-robin from outside the runtime, and pinned to whichever
-//! worker first runs it: idle workers take fibers that have not started); the future holds a
+//! queued on the spawning worker, round-robin from outside the runtime, or on another worker
+//! when the spawning one holds many more live fibers while a worker is idle, and pinned to
+//! whichever worker first runs it: idle workers take fibers that have not started); the future
+//! holds a
 //! corosensei coroutine on a stack of its own. Polling the task resumes the coroutine with the
 //! fiber's `spectrum_rt::wait::SuspendPoint` entered, so `.wait()` inside it polls the future
 //! with the task's waker and, while it is pending, switches back to the worker: the poll returns

@@ -12,8 +12,9 @@
 //! own, unstealable queue once started; wake-ups from other threads reach it through the
 //! worker's `inbox`. They are registered in the worker's own registry so that, at shutdown, the
 //! worker drops them on their own thread. A `spawn_pinned` task (fibers are ones) waits in the
-//! `fresh` queue of the worker it was queued for (the spawning worker; round-robin from other
-//! threads) until a worker takes it: its own, or an idle one that steals a share of it (Go's
+//! `fresh` queue of the worker it was queued for (the spawning worker, unless that one holds
+//! many more live pinned tasks than another while a worker is parked: see
+//! `Shared::pinned_home`; round-robin from other threads) until a worker takes it: its own, or an idle one that steals a share of it (Go's
 //! idle processors stealing goroutines that have not run). Whoever takes it pins it, links it in
 //! its own registry (the spawner never takes another worker's registry lock) and runs it; until
 //! then it is not listed in `live_tasks` or dumps, and if its worker exits first it cancels it
@@ -831,8 +832,9 @@ impl Handle {
     /// Spawns a task pinned to one worker thread: `make` runs on that thread and builds the
     /// future there, so the future itself need not be `Send` (tokio-util's
     /// `LocalPoolHandle::spawn_pinned`). Pinned tasks never migrate once started. The task is
-    /// queued on the calling worker (round-robin from other threads); an idle worker may take
-    /// it before it starts, as Go's idle processors steal goroutines that have not run.
+    /// queued on the calling worker (round-robin from other threads; on another worker when the
+    /// calling one holds many more live pinned tasks while a worker is idle); an idle worker may
+    /// take it before it starts, as Go's idle processors steal goroutines that have not run.
     #[track_caller]
     pub fn spawn_pinned<M, F>(&self, make: M) -> JoinHandle<F::Output>
     where
