@@ -11,14 +11,6 @@ impl FastRand {
         FastRand(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    /// A seed from the thread id and the clock.
-    pub(crate) fn from_entropy() -> FastRand {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(std::time::Instant::now().elapsed().as_nanos() as u64);
-        FastRand::new(h.finish())
-    }
-
     pub(crate) fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
