@@ -16,10 +16,10 @@ use crate::stack::{self, DEFAULT_STACK_SIZE};
 /// runtime; on another worker when the spawning one already holds many more live fibers and
 /// some worker is idle, so that long-lived fibers spawned by one acceptor spread), and a worker
 /// with nothing to do may take it before it starts, as Go's idle processors steal goroutines
-/// that have not run. The handle is the one async tasks have: awaiting (or `.wait()`ing) it gives `f`'s
-/// value or a [`JoinError`](spectrum_rt::JoinError); **dropping it cancels the fiber**, which
-/// then unwinds its stack at its next suspension point, running destructors (call
-/// [`JoinHandle::detach`] to let it run on). A panic inside `f` arrives as
+/// that have not run. The handle is the one async tasks have: awaiting (or `.wait()`ing) it
+/// gives `f`'s value or a [`JoinError`](spectrum_rt::JoinError); **dropping it cancels the
+/// fiber**, which then unwinds its stack at its next suspension point, running destructors
+/// (call [`JoinHandle::detach`] to let it run on). A panic inside `f` arrives as
 /// `JoinError::Panicked`.
 ///
 /// ```

@@ -14,11 +14,11 @@
 //! worker drops them on their own thread. A `spawn_pinned` task (fibers are ones) waits in the
 //! `fresh` queue of the worker it was queued for (the spawning worker, unless that one holds
 //! many more live pinned tasks than another while a worker is parked: see
-//! `Shared::pinned_home`; round-robin from other threads) until a worker takes it: its own, or an idle one that steals a share of it (Go's
-//! idle processors stealing goroutines that have not run). Whoever takes it pins it, links it in
-//! its own registry (the spawner never takes another worker's registry lock) and runs it; until
-//! then it is not listed in `live_tasks` or dumps, and if its worker exits first it cancels it
-//! as it leaves.
+//! `Shared::pinned_home`; round-robin from other threads) until a worker takes it: its own, or
+//! an idle one that steals a share of it (Go's idle processors stealing goroutines that have
+//! not run). Whoever takes it pins it, links it in its own registry (the spawner never takes
+//! another worker's registry lock) and runs it; until then it is not listed in `live_tasks` or
+//! dumps, and if its worker exits first it cancels it as it leaves.
 //!
 //! # Fairness
 //!
@@ -190,7 +190,8 @@ pub(crate) struct Remote {
     /// Pinned tasks spawned for this worker that have not started: not linked in any registry
     /// yet (`Registry::allocate_unlinked`), so the worker takes them all and links them in its
     /// own, or an idle worker steals its share of them and links them in its own (Go's idle
-    /// `P`s stealing goroutines that have not run). A task is pinned to the worker that first runs it.
+    /// `P`s stealing goroutines that have not run). A task is pinned to the worker that first
+    /// runs it.
     fresh: CachePadded<inbox::Inbox<Notified<LocalSched>>>,
     /// Pinned tasks spawned on this worker.
     pub(crate) local_registry: Registry,
@@ -416,8 +417,8 @@ impl Shared {
         // shard per spawner, every worker that finished a child of a busy spawner took the
         // spawner's shard lock to unlink it, against the spawner linking the next ones (on a
         // 16-core host, spawn + join 1M at 8 and 16 workers: 558-631 -> 244-312 ns, batches
-        // of 1,024: 540-569 -> 252-317; two workers on the 2-core VM, batches 136-141 ->
-        // 102-103). Ids come in per-thread blocks, so a spawner's tasks take the shards in turn.
+        // of 1,024: 540-569 -> 252-317; two workers on the 2-core VM, batches 122-141 ->
+        // 102-109). Ids come in per-thread blocks, so a spawner's tasks take the shards in turn.
         let shard = id.as_u64() as u32;
         let (join, notified) =
             self.registry
