@@ -77,9 +77,9 @@ fn reported_name(d: &Diagnostic) -> Option<String> {
     }
 }
 
-/// The report names the stalled task wherever it lives: among many younger tasks in its
-/// registry shard (the watchdog looks it up oldest first, in that shard alone), and as a
-/// pinned task in its worker's own registry.
+/// The report names the stalled task wherever it lives: among many younger tasks in the
+/// registry (the watchdog looks it up oldest first, in its shard alone), and as a pinned task
+/// in its worker's own registry.
 #[test]
 fn a_stall_is_named_among_many_live_tasks_and_for_pinned_tasks() {
     let (rt, seen) = collecting(BlockingPolicy::Report);
@@ -87,7 +87,7 @@ fn a_stall_is_named_among_many_live_tasks_and_for_pinned_tasks() {
         spectrum_rt::task::Builder::new()
             .name("spawner")
             .spawn(async {
-                // Spawned from the worker, into the spawner's shard, and all younger than it.
+                // All younger than it, and spread over every shard, its own included.
                 let idle: Vec<_> = (0..20_000)
                     .map(|_| spectrum_rt::spawn(std::future::pending::<()>()))
                     .collect();
