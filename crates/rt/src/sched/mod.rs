@@ -949,10 +949,8 @@ where
     let (join, notified) = shared.remotes[home]
         .local_registry
         .bind(future, sched, meta, 0);
-    if notified.is_some() {
-        shared.add_resident(home, 1);
-    }
     if let Some(task) = notified {
+        shared.add_resident(home, 1);
         shared.schedule_pinned(home, task, true);
     }
     join

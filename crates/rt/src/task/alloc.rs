@@ -490,10 +490,20 @@ mod pool {
     /// pass (module docs).
     pub(super) fn trim_idle() {
         trim_local();
+        trim_classes(false);
+    }
+
+    /// Returns the surplus of every class to the system, used or not.
+    pub(super) fn release_surplus() {
+        trim_classes(true);
+    }
+
+    /// `trim_class` for every class holding surplus (but those the unit tests count).
+    fn trim_classes(force: bool) {
         for (c, len) in GLOBAL_LEN.iter().enumerate() {
             // Relaxed: as in `has_surplus`.
             if len.load(Relaxed) > BASE_BATCHES && !counted_by_tests(c) {
-                trim_class(c);
+                trim_class(c, force);
             }
         }
     }
@@ -527,10 +537,11 @@ mod pool {
         with_local(|local| local.lists[c].active.len + local.lists[c].spare.len)
     }
 
-    /// `trim_idle` for class `c`.
-    pub(super) fn trim_class(c: usize) {
+    /// Returns class `c`'s surplus to the system if nobody drew on it since the previous pass
+    /// (`trim_idle`), or whatever the pool's use (`force`).
+    pub(super) fn trim_class(c: usize, force: bool) {
         let mut global = GLOBAL[c].lock();
-        let surplus = if global.takes == global.seen {
+        let surplus = if force || global.takes == global.seen {
             let keep = global.batches.len().min(BASE_BATCHES);
             global.batches.split_off(keep)
         } else {
@@ -550,25 +561,6 @@ mod pool {
     /// trim them explicitly, with `trim_class`).
     fn counted_by_tests(c: usize) -> bool {
         cfg!(test) && (65..=67).contains(&c)
-    }
-
-    /// Returns the surplus of every class to the system, used or not.
-    pub(super) fn release_surplus() {
-        for (c, len) in GLOBAL_LEN.iter().enumerate() {
-            // Relaxed: as in `has_surplus`.
-            if len.load(Relaxed) <= BASE_BATCHES || counted_by_tests(c) {
-                continue;
-            }
-            let mut global = GLOBAL[c].lock();
-            let keep = global.batches.len().min(BASE_BATCHES);
-            let surplus = global.batches.split_off(keep);
-            // Relaxed: as in `take_global`.
-            len.store(global.batches.len(), Relaxed);
-            drop(global);
-            for list in surplus {
-                list.release(c);
-            }
-        }
     }
 
     /// A batch out of the global pool without counting as a use (for tests).
@@ -774,12 +766,12 @@ mod tests {
         assert!(has_surplus());
         // Drawn on: this thread's lists are empty, so the allocation takes a batch.
         let one = allocate::<Cell1900>();
-        pool::trim_class(c);
+        pool::trim_class(c, false);
         assert!(
             pool::global_blocks(c).1 > BASE_BATCHES,
             "a class in use keeps its surplus"
         );
-        pool::trim_class(c);
+        pool::trim_class(c, false);
         assert_eq!(
             pool::global_blocks(c).1,
             BASE_BATCHES,
