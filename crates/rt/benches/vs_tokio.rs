@@ -1,6 +1,6 @@
 //! Spectrum's runtime against tokio, in the same process, printing Spectrum/tokio ratios.
 //!
-//! `cargo bench -p spectrum-rt --bench vs_tokio [-- FILTER] [--quick]`
+//! `cargo bench -p spectrum-rt --bench vs_tokio [-- FILTER] [--quick] [--reps N] [--workers 1,2,..]`
 //!
 //! Each row runs both runtimes alternately (`REPS` times each) and reports the median wall time;
 //! a ratio below 1.0 means Spectrum was faster. Configurations: Spectrum `workers(1)` against
@@ -631,11 +631,21 @@ fn main() {
         .enumerate()
         .skip(1)
         .find(|(i, a)| {
-            !a.starts_with("--") && args[i - 1] != "--only" && args[i - 1] != "--workers"
+            !a.starts_with("--")
+                && !["--only", "--workers", "--reps"].contains(&args[i - 1].as_str())
         })
         .map(|(_, a)| a.clone());
     let scale = if quick { 10 } else { 1 };
-    let reps = if quick { 3 } else { REPS };
+    // `--reps N`: more alternations for a row whose ratio sits near 1.0 (TCP echo).
+    let reps = match args.iter().position(|a| a == "--reps") {
+        Some(i) => args[i + 1]
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .expect("--reps takes a positive number"),
+        None if quick => 3,
+        None => REPS,
+    };
     if args.iter().any(|a| a == "--diagnostics") {
         diagnostics_rows(&flavors, scale, if quick { 5 } else { 61 });
         return;
