@@ -1,14 +1,14 @@
 //! Spectrum's runtime against tokio, in the same process, printing Spectrum/tokio ratios.
 //!
-//! `cargo bench -p spectrum-rt --bench vs_tokio [-- FILTER] [--quick] [--reps N] [--workers 1,2,..]`
+//! `cargo bench -p spectrum-rt --bench vs_tokio [-- FILTER] [--quick] [--reps N] [--workers 1,2]`
 //!
-//! Each row runs both runtimes alternately (`REPS` times each) and reports the median wall time;
-//! a ratio below 1.0 means Spectrum was faster. Configurations: Spectrum `workers(1)` against
-//! tokio's current-thread runtime (its fastest single-threaded flavor), and Spectrum
-//! `workers(2)` against tokio's multi-thread runtime with 2 workers. Both sides run identical
-//! workload code; where a synchronization primitive is needed, both use the same one (`Signal`
-//! below, or `futures::channel::oneshot`), so the scheduler is what differs. Memory rows run each
-//! runtime in a fresh child process and read `VmRSS`.
+//! Each row runs both runtimes alternately (`REPS` times each, or `--reps N`) and reports the
+//! median wall time; a ratio below 1.0 means Spectrum was faster. Configurations: Spectrum
+//! `workers(1)` against tokio's current-thread runtime (its fastest single-threaded flavor),
+//! and Spectrum `workers(2)` against tokio's multi-thread runtime with 2 workers. Both sides run
+//! identical workload code; where a synchronization primitive is needed, both use the same one
+//! (`Signal` below, or `futures::channel::oneshot`), so the scheduler is what differs. Memory
+//! rows run each runtime in a fresh child process and read `VmRSS`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -638,9 +638,9 @@ fn main() {
     let scale = if quick { 10 } else { 1 };
     // `--reps N`: more alternations for a row whose ratio sits near 1.0 (TCP echo).
     let reps = match args.iter().position(|a| a == "--reps") {
-        Some(i) => args[i + 1]
-            .parse::<usize>()
-            .ok()
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse::<usize>().ok())
             .filter(|&n| n > 0)
             .expect("--reps takes a positive number"),
         None if quick => 3,
